@@ -1,0 +1,1 @@
+"""Engine: an automation platform in which everything is a record."""

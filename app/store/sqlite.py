@@ -1,0 +1,211 @@
+"""SqliteStore: the embedded store, one table of JSON documents per collection."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from app.store.base import Change, ChangeHub, Doc, DuplicateKeyError
+from app.store.sql_compile import Compiler, column, ident, order_by, param, select_list, table
+from app.store.tree import IndexSpec, Node, Query
+
+
+def _row(id_: str, text: str) -> Doc:
+    doc: Doc = {k: v for k, v in json.loads(text).items() if v is not None}
+    doc["id"] = id_
+    return doc
+
+
+def _body(doc: Doc) -> str:
+    return json.dumps({k: v for k, v in doc.items() if k != "id" and v is not None})
+
+
+class SqliteStore:
+    name = "sqlite"
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = str(path)
+        self.changes = ChangeHub()
+        self.round_trips = 0
+        self._db: aiosqlite.Connection | None = None
+        self._tables: set[str] = set()
+
+    @property
+    def db(self) -> aiosqlite.Connection:
+        if self._db is None:
+            raise RuntimeError("SqliteStore is not started")
+        return self._db
+
+    async def start(self) -> None:
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self._db = await aiosqlite.connect(self.path, isolation_level=None)
+        await self._db.execute("PRAGMA journal_mode=WAL")
+        await self._db.execute("PRAGMA synchronous=NORMAL")
+        await self._db.execute("PRAGMA busy_timeout=10000")
+
+    async def close(self) -> None:
+        if self._db is not None:
+            await self._db.close()
+            self._db = None
+
+    async def ping(self) -> None:
+        await self._fetch("SELECT 1", [])
+
+    async def _fetch(self, sql: str, params: Sequence[Any]) -> list[Any]:
+        self.round_trips += 1
+        async with self.db.execute(sql, params) as cursor:
+            return list(await cursor.fetchall())
+
+    async def _exec(self, sql: str, params: Sequence[Any]) -> int:
+        self.round_trips += 1
+        try:
+            async with self.db.execute(sql, params) as cursor:
+                return cursor.rowcount
+        except aiosqlite.IntegrityError as exc:
+            raise DuplicateKeyError(str(exc)) from None
+
+    async def ensure_collection(self, collection: str, indexes: Sequence[IndexSpec]) -> None:
+        t = table(collection)
+        await self.db.execute(f"CREATE TABLE IF NOT EXISTS {t} (id TEXT PRIMARY KEY, doc TEXT NOT NULL)")
+        for spec in indexes:
+            cols = ", ".join(
+                f"{'id' if f == 'id' else column(f).replace('t.doc', 'doc')} {'DESC' if d else 'ASC'}"
+                for f, d in spec.keys
+            )
+            unique = "UNIQUE " if spec.unique else ""
+            where = f" WHERE json_extract(doc, '$.{ident(spec.partial)}') = 1" if spec.partial else ""
+            name = ident(f"{collection}_{spec.name}")
+            await self.db.execute(f"CREATE {unique}INDEX IF NOT EXISTS {name} ON {t} ({cols}){where}")
+        self._tables.add(collection)
+
+    async def _ensure_table(self, collection: str) -> None:
+        if collection not in self._tables:
+            await self.ensure_collection(collection, ())
+
+    def _publish(self, collection: str, op: str, ids: Sequence[str]) -> None:
+        for id_ in ids:
+            self.changes.publish(Change(collection, op, id_))
+
+    async def insert(self, collection: str, doc: Doc) -> None:
+        await self._ensure_table(collection)
+        await self._exec(f"INSERT INTO {table(collection)} (id, doc) VALUES (?, ?)", [doc["id"], _body(doc)])
+        self._publish(collection, "insert", [doc["id"]])
+
+    async def insert_many(self, collection: str, docs: Sequence[Doc]) -> None:
+        if not docs:
+            return
+        await self._ensure_table(collection)
+        self.round_trips += 1
+        try:
+            await self.db.execute("BEGIN")
+            await self.db.executemany(
+                f"INSERT INTO {table(collection)} (id, doc) VALUES (?, ?)", [(d["id"], _body(d)) for d in docs]
+            )
+            await self.db.execute("COMMIT")
+        except aiosqlite.IntegrityError as exc:
+            await self.db.execute("ROLLBACK")
+            raise DuplicateKeyError(str(exc)) from None
+        self._publish(collection, "insert", [d["id"] for d in docs])
+
+    def _select(self, collection: str, query: Query) -> tuple[str, list[Any]]:
+        c = Compiler()
+        sql = (
+            f"SELECT t.id, {select_list(query.fields)} FROM {table(collection)} AS t "
+            f"WHERE {c.where(query.where)} ORDER BY {order_by(query.order)}"
+        )
+        if query.limit is not None or query.offset:
+            sql += f" LIMIT {int(query.limit) if query.limit is not None else -1} OFFSET {int(query.offset)}"
+        return sql, c.params
+
+    async def find(self, collection: str, query: Query) -> list[Doc]:
+        await self._ensure_table(collection)
+        sql, params = self._select(collection, query)
+        return [_row(id_, text) for id_, text in await self._fetch(sql, params)]
+
+    async def count(self, collection: str, where: Node | None) -> int:
+        await self._ensure_table(collection)
+        c = Compiler()
+        rows = await self._fetch(f"SELECT count(*) FROM {table(collection)} AS t WHERE {c.where(where)}", c.params)
+        return int(rows[0][0])
+
+    @staticmethod
+    def _set_expr(set_: Doc | None, unset: Sequence[str], params: list[Any]) -> str:
+        expr = "doc"
+        if unset:
+            expr = f"json_remove({expr}, " + ", ".join(f"'$.{ident(k)}'" for k in unset) + ")"
+        values = {k: v for k, v in (set_ or {}).items() if v is not None}
+        if values:
+            parts = []
+            for k, v in values.items():
+                parts.append(f"'$.{ident(k)}', json(?)")
+                params.append(json.dumps(v))
+            expr = f"json_set({expr}, " + ", ".join(parts) + ")"
+        return expr
+
+    async def find_one_and_update(
+        self,
+        collection: str,
+        where: Node,
+        set_: Doc | None = None,
+        unset: Sequence[str] = (),
+        order: tuple[tuple[str, bool], ...] = (),
+    ) -> Doc | None:
+        await self._ensure_table(collection)
+        params: list[Any] = []
+        expr = self._set_expr(set_, unset, params)
+        c = Compiler()
+        inner = (
+            f"SELECT t.id FROM {table(collection)} AS t WHERE {c.where(where)} ORDER BY {order_by(order)} LIMIT 1"
+        )
+        sql = f"UPDATE {table(collection)} SET doc = {expr} WHERE id = ({inner}) RETURNING id, doc"
+        self.round_trips += 1
+        try:
+            async with self.db.execute(sql, params + c.params) as cursor:
+                rows = list(await cursor.fetchall())
+        except aiosqlite.IntegrityError as exc:
+            raise DuplicateKeyError(str(exc)) from None
+        if not rows:
+            return None
+        self._publish(collection, "update", [rows[0][0]])
+        return _row(rows[0][0], rows[0][1])
+
+    async def update_many(
+        self, collection: str, where: Node, set_: Doc | None = None, unset: Sequence[str] = ()
+    ) -> int:
+        await self._ensure_table(collection)
+        params: list[Any] = []
+        expr = self._set_expr(set_, unset, params)
+        c = Compiler()
+        sql = f"UPDATE {table(collection)} AS t SET doc = {expr} WHERE {c.where(where)} RETURNING id"
+        self.round_trips += 1
+        try:
+            async with self.db.execute(sql, params + c.params) as cursor:
+                ids = [r[0] for r in await cursor.fetchall()]
+        except aiosqlite.IntegrityError as exc:
+            raise DuplicateKeyError(str(exc)) from None
+        self._publish(collection, "update", ids)
+        return len(ids)
+
+    async def delete_many(self, collection: str, where: Node) -> int:
+        await self._ensure_table(collection)
+        c = Compiler()
+        sql = f"DELETE FROM {table(collection)} AS t WHERE {c.where(where)} RETURNING id"
+        self.round_trips += 1
+        async with self.db.execute(sql, c.params) as cursor:
+            ids = [r[0] for r in await cursor.fetchall()]
+        self._publish(collection, "delete", ids)
+        return len(ids)
+
+    async def explain(self, collection: str, query: Query) -> str:
+        await self._ensure_table(collection)
+        sql, params = self._select(collection, query)
+        rows = await self._fetch(f"EXPLAIN QUERY PLAN {sql}", params)
+        return "\n".join(str(r[-1]) for r in rows)
+
+
+__all__ = ["SqliteStore", "param"]

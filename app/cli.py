@@ -32,7 +32,9 @@ def _settings(host: str | None = None, port: int | None = None, data_dir: Path |
 def serve(
     host: Annotated[str | None, typer.Option(help="Address to listen on [default: 127.0.0.1].")] = None,
     port: Annotated[int | None, typer.Option(help="Port to listen on [default: 8000].")] = None,
-    data_dir: Annotated[Path | None, typer.Option(help="Where the embedded store keeps engine.db [default: ./data].")] = None,
+    data_dir: Annotated[
+        Path | None, typer.Option(help="Where the embedded store keeps engine.db [default: ./data].")
+    ] = None,
 ) -> None:
     """Start Engine: on MongoDB when MONGODB_URI is set, else on the embedded store."""
     import uvicorn
@@ -54,10 +56,10 @@ def user_create(
     data_dir: Annotated[Path | None, typer.Option(help="The embedded store's folder [default: ./data].")] = None,
 ) -> None:
     """Add a user to the store Engine uses (the same settings as `engine serve`)."""
+    from app.auth.passwords import hash_password
     from app.auth.users import create_user
     from app.engine import open_store
     from app.records.errors import EngineError
-    from app.auth.passwords import hash_password
     from app.records.service import Records
 
     if password is None:
@@ -84,7 +86,7 @@ def user_create(
 
 def main() -> None:
     try:
-        from app.runtime.cli import register
+        from app.runtime.cli import register  # type: ignore[import-not-found,unused-ignore]
     except ModuleNotFoundError:
         pass
     else:

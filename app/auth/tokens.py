@@ -79,13 +79,18 @@ class Auth:
         token, expires = await self.issue(user["id"])
         return Login(token, render(KINDS["user"], user), expires)
 
-    async def issue(self, user_id: str, *, execution_id: str | None = None, ttl: timedelta | None = None) -> tuple[str, str]:
+    async def issue(
+        self, user_id: str, *, execution_id: str | None = None, ttl: timedelta | None = None
+    ) -> tuple[str, str]:
         """A new token for the user (scoped to an execution when ``execution_id`` is set)."""
         token = secrets.token_urlsafe(32)
         expires = format_time(datetime.now(UTC) + (ttl or self.token_ttl))
         doc: Doc = {
-            "id": new_id(), "token_hash": token_hash(token), "user_id": user_id,
-            "created_at": now(), "expires_at": expires,
+            "id": new_id(),
+            "token_hash": token_hash(token),
+            "user_id": user_id,
+            "created_at": now(),
+            "expires_at": expires,
         }
         if execution_id:
             doc["execution_id"] = execution_id
@@ -109,12 +114,16 @@ class Auth:
         if not found or found[0]["expires_at"] <= now():
             raise AuthenticationError("the token is unknown, revoked or expired; sign in again")
         entry = found[0]
-        users = await self.store.find("user", Query(And((Compare("id", Op.EQ, entry["user_id"]), LIVE)), None, (), 0, 1))
+        users = await self.store.find(
+            "user", Query(And((Compare("id", Op.EQ, entry["user_id"]), LIVE)), None, (), 0, 1)
+        )
         if not users or users[0].get("is_active") is False:
             raise AuthenticationError("the token's user no longer exists or is inactive")
         return await self.principal_for(users[0], execution_id=entry.get("execution_id"), token_id=entry["id"])
 
-    async def principal_for(self, user: Doc, *, execution_id: str | None = None, token_id: str | None = None) -> Principal:
+    async def principal_for(
+        self, user: Doc, *, execution_id: str | None = None, token_id: str | None = None
+    ) -> Principal:
         permissions: list[Permission] = []
         role_ids = [r for r in user.get("role_ids") or [] if isinstance(r, str)]
         if role_ids and not user.get("is_admin"):
@@ -124,11 +133,16 @@ class Auth:
                     if isinstance(perm, dict):
                         permissions.append(
                             Permission(
-                                str(perm.get("kind", "*")), str(perm.get("operation", "*")),
+                                str(perm.get("kind", "*")),
+                                str(perm.get("operation", "*")),
                                 str(perm["project_id"]) if perm.get("project_id") else None,
                             )
                         )
         return Principal(
-            user_id=user["id"], user_name=user.get("name", ""), is_admin=bool(user.get("is_admin")),
-            permissions=tuple(permissions), execution_id=execution_id, token_id=token_id,
+            user_id=user["id"],
+            user_name=user.get("name", ""),
+            is_admin=bool(user.get("is_admin")),
+            permissions=tuple(permissions),
+            execution_id=execution_id,
+            token_id=token_id,
         )

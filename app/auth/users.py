@@ -17,7 +17,9 @@ class Bootstrap:
 
 
 async def create_user(records: Records, name: str, password: str, *, is_admin: bool = False) -> dict[str, object]:
-    return await records.create(SYSTEM, "user", {"name": name, "password": password, "is_admin": is_admin, "is_active": True})
+    return await records.create(
+        SYSTEM, "user", {"name": name, "password": password, "is_admin": is_admin, "is_active": True}
+    )
 
 
 async def ensure_admin(records: Records, user_name: str | None, password: str | None) -> Bootstrap | None:

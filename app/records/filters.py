@@ -1,14 +1,15 @@
 """The filter expression: parsed, validated against a kind's fields, then a tree.
 
-    {"field": "name", "op": "like", "value": "my-%"}
-    {"field": "a", "op": "lt", "value_field": "b"}
-    {"and": [...]}  {"or": [...]}
-    {"field": "created_by--user.id:name", "op": "eq", "value": "admin"}
+{"field": "name", "op": "like", "value": "my-%"}
+{"field": "a", "op": "lt", "value_field": "b"}
+{"and": [...]}  {"or": [...]}
+{"field": "created_by--user.id:name", "op": "eq", "value": "admin"}
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from app.records.errors import InvalidFilterError, InvalidInputError
@@ -55,7 +56,9 @@ def _node(kind: Kind, raw: Any, depth: int, counter: list[int]) -> Node:
         return And(nodes) if key == "and" else Or(nodes)
     unknown = set(raw) - _KEYS
     if unknown:
-        raise InvalidFilterError(f"unknown filter keys: {', '.join(sorted(unknown))}; expected field, op, value or value_field")
+        raise InvalidFilterError(
+            f"unknown filter keys: {', '.join(sorted(unknown))}; expected field, op, value or value_field"
+        )
     if "field" not in raw or "op" not in raw:
         raise InvalidFilterError('a filter needs "field" and "op"')
     name, op_text = raw["field"], raw["op"]
@@ -123,9 +126,13 @@ def _field_compare(kind: Kind, field: Field, op: Op, other_name: Any) -> Compare
         raise InvalidFilterError('"value_field" must be a field name')
     other = field_of(kind, other_name)
     if op not in FIELD_OPS:
-        raise InvalidFilterError(f"value_field works with {', '.join(sorted(o.value for o in FIELD_OPS))}, not {op.value}")
+        raise InvalidFilterError(
+            f"value_field works with {', '.join(sorted(o.value for o in FIELD_OPS))}, not {op.value}"
+        )
     if not (field.scalar and other.scalar and _comparable(field, other)):
-        raise InvalidFilterError(f"cannot compare {field.name!r} ({field.type.value}) with {other.name!r} ({other.type.value})")
+        raise InvalidFilterError(
+            f"cannot compare {field.name!r} ({field.type.value}) with {other.name!r} ({other.type.value})"
+        )
     return Compare(field.name, op, value_field=other.name)
 
 
@@ -169,7 +176,7 @@ def parse_order(kind: Kind, text: str | None) -> tuple[tuple[str, bool], ...]:
     return tuple(out)
 
 
-def parse_fields(kind: Kind, fields: str | list[str] | tuple[str, ...] | None) -> tuple[str, ...] | None:
+def parse_fields(kind: Kind, fields: str | Sequence[str] | None) -> tuple[str, ...] | None:
     if fields is None:
         return None
     names = fields.split(",") if isinstance(fields, str) else list(fields)

@@ -57,9 +57,15 @@ class Kind:
         return [f for f in self.fields.values() if not f.hidden]
 
 
-S, I, F, B, D, ID, J, BY = (
-    FieldType.STRING, FieldType.INT, FieldType.FLOAT, FieldType.BOOL,
-    FieldType.DATETIME, FieldType.ID, FieldType.JSON, FieldType.BYTES,
+S, INT, F, B, D, ID, J, BY = (
+    FieldType.STRING,
+    FieldType.INT,
+    FieldType.FLOAT,
+    FieldType.BOOL,
+    FieldType.DATETIME,
+    FieldType.ID,
+    FieldType.JSON,
+    FieldType.BYTES,
 )
 
 # Marks a record that is not in the trash; partial unique indexes key on it.
@@ -94,65 +100,79 @@ KINDS: dict[str, Kind] = {
     k.name: k
     for k in [
         _kind(
-            "flow", "A Python script Engine runs as executions.",
+            "flow",
+            "A Python script Engine runs as executions.",
             Field("script", S, "The flow's Python source, with a handler(system, this, inputs)."),
             Field("input_schema", J, "JSON schema of the inputs."),
             Field("output_schema", J, "JSON schema of the output value."),
             Field("max_runtime_minutes", F, "Wall-clock limit of one execution, in minutes."),
-            Field("priority", I, "Higher runs first among pending executions."),
+            Field("priority", INT, "Higher runs first among pending executions."),
         ),
         _kind(
-            "file", "Content stored in Engine.",
+            "file",
+            "Content stored in Engine.",
             Field("content", BY, "The file's bytes, base64-encoded."),
             Field("mime_type", S, "The content's media type."),
-            Field("content_size_bytes", I, "Size of the content in bytes.", writable=False),
+            Field("content_size_bytes", INT, "Size of the content in bytes.", writable=False),
         ),
         _kind("setting", "A named JSON value.", Field("value", J, "Any JSON value.")),
         _kind(
-            "user", "Someone who signs in to Engine.",
+            "user",
+            "Someone who signs in to Engine.",
             Field("email", S, "The user's e-mail address."),
             Field("is_admin", B, "Admins may do anything."),
             Field("is_active", B, "Inactive users cannot sign in."),
             Field("role_ids", J, "Ids of the roles whose permissions the user holds."),
             Field("password_hash", S, writable=False, hidden=True),
-            Field("failed_logins", I, writable=False, hidden=True),
+            Field("failed_logins", INT, writable=False, hidden=True),
             Field("locked_until", D, writable=False, hidden=True),
             readonly=False,
         ),
         _kind(
-            "role", "A set of permissions.",
+            "role",
+            "A set of permissions.",
             Field("permissions", J, 'List of {"kind", "operation", "project_id"?}; "*" matches all.'),
         ),
         _kind("project", "A group of records."),
         _kind(
-            "connector", "Connection details of an outside system.",
+            "connector",
+            "Connection details of an outside system.",
             Field("connector_type", S, "What the connector talks to."),
             Field("value", J, "The connection's settings."),
         ),
         _kind(
-            "schedule", "Runs a flow at set times.",
+            "schedule",
+            "Runs a flow at set times.",
             Field("flow_id", ID, "The flow to run.", ref="flow"),
             Field("cron", S, "A cron expression."),
             Field("is_enabled", B, "Disabled schedules do not run."),
             Field("input_value", J, "The inputs of each execution."),
         ),
         _kind(
-            "webhook", "Runs a flow when called over HTTP.",
+            "webhook",
+            "Runs a flow when called over HTTP.",
             Field("flow_id", ID, "The flow to run.", ref="flow"),
             Field("is_enabled", B, "Disabled webhooks refuse calls."),
         ),
         _kind("tag", "A label for records.", Field("color", S, "Display colour.")),
         _kind("object_template", "The shape of custom objects.", Field("schema", J, "JSON schema of the objects.")),
         _kind(
-            "custom_object", "A record of a user-defined shape.",
+            "custom_object",
+            "A record of a user-defined shape.",
             Field("template_id", ID, "The object template.", ref="object_template"),
             Field("value", J, "The object's data."),
         ),
         _kind(
-            "execution", "One run of a flow.",
+            "execution",
+            "One run of a flow.",
             Field("flow_id", ID, "The flow that runs.", writable=False, ref="flow"),
             Field("parent_execution_id", ID, "The execution that started this one.", writable=False, ref="execution"),
-            Field("status", S, "PENDING, RUNNING, WAITING, PAUSED, ENDED_SUCCESS, ENDED_ERROR, ENDED_CANCELLED.", writable=False),
+            Field(
+                "status",
+                S,
+                "PENDING, RUNNING, WAITING, PAUSED, ENDED_SUCCESS, ENDED_ERROR, ENDED_CANCELLED.",
+                writable=False,
+            ),
             Field("input_value", J, "The inputs given to the flow.", writable=False),
             Field("output_value", J, "What the flow produced."),
             Field("message", S, "The flow's closing message."),
@@ -164,7 +184,8 @@ KINDS: dict[str, Kind] = {
             activity=True,
         ),
         _kind(
-            "message", "A message, e.g. one an execution sent.",
+            "message",
+            "A message, e.g. one an execution sent.",
             Field("execution_id", ID, "The execution the message belongs to.", ref="execution"),
             Field("text", S, "The message's text."),
             Field("level", S, "info, warning or error."),

@@ -67,9 +67,8 @@ def read_scope(principal: Principal, kind: str) -> Node | None:
             if perm.project_id is None:
                 return None
             projects.append(perm.project_id)
-    if kind == "user" and principal.user_id:
-        if not projects:
-            return Compare("id", Op.EQ, principal.user_id)
+    if kind == "user" and principal.user_id and not projects:
+        return Compare("id", Op.EQ, principal.user_id)
     if not projects:
         raise PermissionDenied(f"{principal.user_name} may not read {kind} records")
     return Compare("project_id", Op.IN, tuple(projects))

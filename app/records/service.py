@@ -111,7 +111,13 @@ class Records:
         raise MalformedRequestError(f"by must be 'id' or 'name', not {by!r}")
 
     async def _find_doc(
-        self, kind: Kind, ref: str, by: str = "id", *, allow_deleted: bool = False, fields: tuple[str, ...] | None = None
+        self,
+        kind: Kind,
+        ref: str,
+        by: str = "id",
+        *,
+        allow_deleted: bool = False,
+        fields: tuple[str, ...] | None = None,
     ) -> Doc:
         where = self._ref_node(kind, ref, by)
         store_fields = None if fields is None else tuple({*fields, "project_id", ALIVE})
@@ -143,7 +149,7 @@ class Records:
         authorize(principal, kind.name, Operation.READ, doc)
         return render(kind, doc, wanted)
 
-    async def list(
+    async def list_records(
         self,
         principal: Principal,
         kind_name: str,
@@ -203,10 +209,14 @@ class Records:
         kind = get_kind(kind_name)
         node = _and(None if allow_deleted else LIVE, read_scope(principal, kind.name), where)
         wanted = parse_fields(kind, fields)
-        docs = await self.store.find(kind.collection, Query(node, wanted, order or (("created_at", False),), offset, limit))
+        docs = await self.store.find(
+            kind.collection, Query(node, wanted, order or (("created_at", False),), offset, limit)
+        )
         return [render(kind, d, wanted) for d in docs]
 
-    async def count_where(self, principal: Principal, kind_name: str, where: Node | None, allow_deleted: bool = False) -> int:
+    async def count_where(
+        self, principal: Principal, kind_name: str, where: Node | None, allow_deleted: bool = False
+    ) -> int:
         kind = get_kind(kind_name)
         node = _and(None if allow_deleted else LIVE, read_scope(principal, kind.name), where)
         return await self.store.count(kind.collection, node)
@@ -228,7 +238,9 @@ class Records:
 
     # -- writing -------------------------------------------------------------
 
-    async def _prepare(self, kind: Kind, fields: Mapping[str, Any], *, creating: bool, system: bool = False) -> tuple[Doc, list[str]]:
+    async def _prepare(
+        self, kind: Kind, fields: Mapping[str, Any], *, creating: bool, system: bool = False
+    ) -> tuple[Doc, list[str]]:
         if not isinstance(fields, Mapping):
             raise InvalidInputError(f"a {kind.name} must be a JSON object of fields")
         values: Doc = {}
@@ -283,7 +295,9 @@ class Records:
             stamp["modified_by"] = principal.user_id
         return stamp
 
-    async def create(self, principal: Principal, kind_name: str, fields: Mapping[str, Any], *, system: bool = False) -> Doc:
+    async def create(
+        self, principal: Principal, kind_name: str, fields: Mapping[str, Any], *, system: bool = False
+    ) -> Doc:
         kind = get_kind(kind_name)
         values, _ = await self._prepare(kind, fields, creating=True, system=system)
         authorize(principal, kind.name, Operation.CREATE, values)
@@ -333,7 +347,13 @@ class Records:
 
     async def _insert_raw(self, principal: Principal, kind: Kind, values: Doc) -> Doc:
         stamp = self._stamp(principal)
-        doc: Doc = {"id": values.pop("id", None) or new_id(), **values, "created_at": stamp["modified_at"], **stamp, ALIVE: True}
+        doc: Doc = {
+            "id": values.pop("id", None) or new_id(),
+            **values,
+            "created_at": stamp["modified_at"],
+            **stamp,
+            ALIVE: True,
+        }
         if principal.user_id:
             doc["created_by"] = principal.user_id
         await self.store.insert(kind.collection, doc)
@@ -353,7 +373,14 @@ class Records:
             raise ConflictError(f"a {kind.name} named {values.get('name')!r} exists already") from None
 
     async def update(
-        self, principal: Principal, kind_name: str, ref: str, patch: Mapping[str, Any], *, by: str = "id", system: bool = False
+        self,
+        principal: Principal,
+        kind_name: str,
+        ref: str,
+        patch: Mapping[str, Any],
+        *,
+        by: str = "id",
+        system: bool = False,
     ) -> Doc:
         kind = get_kind(kind_name)
         values, unset = await self._prepare(kind, patch, creating=False, system=system)
@@ -371,7 +398,9 @@ class Records:
             raise ConflictError(f"{kind.name} {ref!r} changed meanwhile (trashed or made read-only)")
         return render(kind, updated)
 
-    async def delete(self, principal: Principal, kind_name: str, ref: str, *, by: str = "id", permanently: bool = False) -> Doc:
+    async def delete(
+        self, principal: Principal, kind_name: str, ref: str, *, by: str = "id", permanently: bool = False
+    ) -> Doc:
         kind = get_kind(kind_name)
         doc = await self._find_doc(kind, ref, by, allow_deleted=True)
         authorize(principal, kind.name, Operation.DELETE, doc)
@@ -406,7 +435,8 @@ class Records:
             )
         except DuplicateKeyError:
             raise ConflictError(
-                f"cannot restore {kind.name} {doc.get('name')!r}: a live {kind.name} has that name now; rename or delete it first"
+                f"cannot restore {kind.name} {doc.get('name')!r}: a live {kind.name} has that name now; "
+                "rename or delete it first"
             ) from None
         if restored is None:
             raise ConflictError(f"{kind.name} {ref!r} was restored meanwhile")
@@ -456,7 +486,9 @@ class Records:
 
     async def metadata_list(self, principal: Principal, kind_name: str, record_id: str) -> list[Doc]:
         doc = await self._record_for_metadata(principal, kind_name, record_id, Operation.READ)
-        found = await self.store.find(METADATA, Query(Compare("record_id", Op.EQ, doc["id"]), None, (("created_at", False),)))
+        found = await self.store.find(
+            METADATA, Query(Compare("record_id", Op.EQ, doc["id"]), None, (("created_at", False),))
+        )
         return [self._render_metadata(m) for m in found]
 
     async def metadata_for(self, record_ids: Sequence[str]) -> dict[str, list[Doc]]:
@@ -498,8 +530,13 @@ class Records:
                 if updated is not None:
                     return self._render_metadata(updated), False
             entry: Doc = {
-                "id": new_id(), "record_id": doc["id"], "record_kind": kind_name, "key": key, "data": data,
-                "created_at": stamp["modified_at"], **stamp,
+                "id": new_id(),
+                "record_id": doc["id"],
+                "record_kind": kind_name,
+                "key": key,
+                "data": data,
+                "created_at": stamp["modified_at"],
+                **stamp,
             }
             try:
                 await self.store.insert(METADATA, {k: v for k, v in entry.items() if v is not None})

@@ -16,8 +16,13 @@ async def login(request: Request) -> Response:
     done = await engine_of(request).auth.login(body.get("user_name"), body.get("password"))
     response = JSONResponse({"token": done.token, "user": done.user, "expires_at": done.expires_at})
     response.set_cookie(
-        COOKIE, done.token, httponly=True, samesite="lax", secure=request.url.scheme == "https",
-        max_age=int(engine_of(request).auth.token_ttl.total_seconds()), path="/",
+        COOKIE,
+        done.token,
+        httponly=True,
+        samesite="lax",
+        secure=request.url.scheme == "https",
+        max_age=int(engine_of(request).auth.token_ttl.total_seconds()),
+        path="/",
     )
     return response
 

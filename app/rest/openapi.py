@@ -27,10 +27,17 @@ def _schema(kind: Kind, *, writable: bool) -> dict[str, Any]:
         if not writable and not f.writable:
             props[f.name]["readOnly"] = True
     if writable and kind.name == "user":
-        props["password"] = {"type": "string", "minLength": 8, "writeOnly": True, "description": "Set the user's password."}
-    return {"type": "object", "properties": props, "additionalProperties": False} if writable else {
-        "type": "object", "properties": props, "description": kind.description
-    }
+        props["password"] = {
+            "type": "string",
+            "minLength": 8,
+            "writeOnly": True,
+            "description": "Set the user's password.",
+        }
+    return (
+        {"type": "object", "properties": props, "additionalProperties": False}
+        if writable
+        else {"type": "object", "properties": props, "description": kind.description}
+    )
 
 
 def _param(name: str, where: str, schema: dict[str, Any], description: str, required: bool = False) -> dict[str, Any]:
@@ -56,7 +63,9 @@ def document() -> dict[str, Any]:
     schemas: dict[str, Any] = {
         "Error": {
             "type": "object",
-            "properties": {"error": {"type": "object", "properties": {"code": {"type": "string"}, "message": {"type": "string"}}}},
+            "properties": {
+                "error": {"type": "object", "properties": {"code": {"type": "string"}, "message": {"type": "string"}}}
+            },
         },
         "Metadata": {
             "type": "object",
@@ -68,7 +77,12 @@ def document() -> dict[str, Any]:
         _param("by", "query", {"enum": ["id", "name"], "default": "id"}, "How ref names the record."),
     ]
     list_params = [
-        _param("filter", "query", {"type": "string"}, 'Filter expression, JSON: {"field","op","value"} or {"and"|"or":[...]}.'),
+        _param(
+            "filter",
+            "query",
+            {"type": "string"},
+            'Filter expression, JSON: {"field","op","value"} or {"and"|"or":[...]}.',
+        ),
         _param("fields", "query", {"type": "string"}, "Comma-separated fields to return."),
         _param("limit", "query", {"type": "integer", "default": 1000, "maximum": 1000, "minimum": 0}, "Page size."),
         _param("offset", "query", {"type": "integer", "default": 0, "minimum": 0}, "Records to skip."),
@@ -81,87 +95,182 @@ def document() -> dict[str, Any]:
         schemas[title] = _schema(kind, writable=False)
         schemas[f"{title}Input"] = _schema(kind, writable=True)
         rec = {"$ref": f"#/components/schemas/{title}"}
-        body = {"required": True, "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{title}Input"}}}}
+        body = {
+            "required": True,
+            "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{title}Input"}}},
+        }
         base = f"/api/latest/{kind.name}"
         paths[base] = {
             "get": {
-                "summary": f"List {kind.plural}", "tags": [kind.name], "parameters": list_params,
-                "responses": {"200": {**_resp("The records; X-Total-Count holds the total.", {"type": "array", "items": rec}),
-                                      "headers": {"X-Total-Count": {"schema": {"type": "integer"}}}},
-                              **_errors(400, 401, 403)},
+                "summary": f"List {kind.plural}",
+                "tags": [kind.name],
+                "parameters": list_params,
+                "responses": {
+                    "200": {
+                        **_resp("The records; X-Total-Count holds the total.", {"type": "array", "items": rec}),
+                        "headers": {"X-Total-Count": {"schema": {"type": "integer"}}},
+                    },
+                    **_errors(400, 401, 403),
+                },
             },
             "post": {
-                "summary": f"Create a {kind.name}", "tags": [kind.name], "requestBody": body,
+                "summary": f"Create a {kind.name}",
+                "tags": [kind.name],
+                "requestBody": body,
                 "responses": {"201": _resp("Created.", rec), **_errors(400, 401, 403, 409, 413, 422)},
             },
         }
         paths[base + "/{ref}"] = {
             "parameters": ref_params,
             "get": {
-                "summary": f"Read a {kind.name}", "tags": [kind.name],
+                "summary": f"Read a {kind.name}",
+                "tags": [kind.name],
                 "parameters": [list_params[1], list_params[6]],
                 "responses": {"200": _resp("The record.", rec), **_errors(400, 401, 403, 404)},
             },
             "put": {
-                "summary": f"Save a {kind.name} by name (create or overwrite; needs by=name)", "tags": [kind.name],
+                "summary": f"Save a {kind.name} by name (create or overwrite; needs by=name)",
+                "tags": [kind.name],
                 "requestBody": body,
-                "responses": {"200": _resp("Overwritten.", rec), "201": _resp("Created.", rec), **_errors(400, 401, 403, 409, 413, 422)},
+                "responses": {
+                    "200": _resp("Overwritten.", rec),
+                    "201": _resp("Created.", rec),
+                    **_errors(400, 401, 403, 409, 413, 422),
+                },
             },
             "patch": {
-                "summary": f"Update fields of a {kind.name}", "tags": [kind.name], "requestBody": body,
+                "summary": f"Update fields of a {kind.name}",
+                "tags": [kind.name],
+                "requestBody": body,
                 "responses": {"200": _resp("Updated.", rec), **_errors(400, 401, 403, 404, 409, 413, 422)},
             },
             "delete": {
                 "summary": f"Move a {kind.name} to the trash, or delete it for good",
                 "tags": [kind.name],
-                "parameters": [_param("permanently", "query", {"type": "boolean", "default": False}, "Delete for good.")],
+                "parameters": [
+                    _param("permanently", "query", {"type": "boolean", "default": False}, "Delete for good.")
+                ],
                 "responses": {"200": _resp("The deleted record.", rec), **_errors(400, 401, 403, 404, 409)},
             },
         }
         paths[base + "/{ref}/restore"] = {
             "parameters": ref_params,
-            "post": {"summary": f"Restore a {kind.name} from the trash", "tags": [kind.name],
-                     "responses": {"200": _resp("Restored.", rec), **_errors(401, 403, 404, 409)}},
+            "post": {
+                "summary": f"Restore a {kind.name} from the trash",
+                "tags": [kind.name],
+                "responses": {"200": _resp("Restored.", rec), **_errors(401, 403, 404, 409)},
+            },
         }
         meta = {"$ref": "#/components/schemas/Metadata"}
         paths[base + "/{ref}/metadata"] = {
             "parameters": ref_params,
-            "get": {"summary": f"List a {kind.name}'s metadata", "tags": [kind.name],
-                    "responses": {"200": _resp("Metadata entries.", {"type": "array", "items": meta}), **_errors(401, 403, 404)}},
+            "get": {
+                "summary": f"List a {kind.name}'s metadata",
+                "tags": [kind.name],
+                "responses": {
+                    "200": _resp("Metadata entries.", {"type": "array", "items": meta}),
+                    **_errors(401, 403, 404),
+                },
+            },
         }
         key = _param("key", "path", {"type": "string"}, "The metadata key.", True)
         paths[base + "/{ref}/metadata/{key}"] = {
             "parameters": [*ref_params, key],
-            "get": {"summary": "Read one metadata entry", "tags": [kind.name],
-                    "responses": {"200": _resp("The entry.", meta), **_errors(401, 403, 404)}},
-            "put": {"summary": "Set a metadata entry", "tags": [kind.name],
-                    "requestBody": {"required": True, "content": {"application/json": {"schema": {
-                        "type": "object", "properties": {"data": {}}, "required": ["data"]}}}},
-                    "responses": {"200": _resp("Changed.", meta), "201": _resp("Added.", meta), **_errors(400, 401, 403, 404, 409, 422)}},
-            "delete": {"summary": "Delete a metadata entry", "tags": [kind.name],
-                       "responses": {"204": _resp("Deleted."), **_errors(401, 403, 404, 409)}},
+            "get": {
+                "summary": "Read one metadata entry",
+                "tags": [kind.name],
+                "responses": {"200": _resp("The entry.", meta), **_errors(401, 403, 404)},
+            },
+            "put": {
+                "summary": "Set a metadata entry",
+                "tags": [kind.name],
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": {"type": "object", "properties": {"data": {}}, "required": ["data"]}
+                        }
+                    },
+                },
+                "responses": {
+                    "200": _resp("Changed.", meta),
+                    "201": _resp("Added.", meta),
+                    **_errors(400, 401, 403, 404, 409, 422),
+                },
+            },
+            "delete": {
+                "summary": "Delete a metadata entry",
+                "tags": [kind.name],
+                "responses": {"204": _resp("Deleted."), **_errors(401, 403, 404, 409)},
+            },
         }
     user = {"$ref": "#/components/schemas/User"}
-    paths["/api/latest/auth/login"] = {"post": {
-        "summary": "Sign in", "tags": ["auth"], "security": [],
-        "requestBody": {"required": True, "content": {"application/json": {"schema": {
-            "type": "object", "required": ["user_name", "password"],
-            "properties": {"user_name": {"type": "string"}, "password": {"type": "string"}}}}}},
-        "responses": {"200": _resp("A token (also set as an HttpOnly cookie).", {"type": "object", "properties": {
-            "token": {"type": "string"}, "user": user, "expires_at": {"type": "string"}}}), **_errors(400, 401, 429)},
-    }}
-    paths["/api/latest/auth/logout"] = {"post": {"summary": "Revoke the token", "tags": ["auth"],
-                                                 "responses": {"200": _resp("Signed out."), **_errors(401)}}}
-    paths["/api/latest/auth/me"] = {"get": {"summary": "The signed-in user", "tags": ["auth"],
-                                            "responses": {"200": _resp("The user."), **_errors(401)}}}
-    paths["/health"] = {"get": {"summary": "Liveness and store", "tags": ["health"], "security": [],
-                                "responses": {"200": _resp("OK", {"type": "object"}), "503": _resp("Store unavailable")}}}
-    paths["/api/latest/openapi.json"] = {"get": {"summary": "This document", "tags": ["health"], "security": [],
-                                                 "responses": {"200": _resp("OpenAPI 3.1")}}}
+    paths["/api/latest/auth/login"] = {
+        "post": {
+            "summary": "Sign in",
+            "tags": ["auth"],
+            "security": [],
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "type": "object",
+                            "required": ["user_name", "password"],
+                            "properties": {"user_name": {"type": "string"}, "password": {"type": "string"}},
+                        }
+                    }
+                },
+            },
+            "responses": {
+                "200": _resp(
+                    "A token (also set as an HttpOnly cookie).",
+                    {
+                        "type": "object",
+                        "properties": {"token": {"type": "string"}, "user": user, "expires_at": {"type": "string"}},
+                    },
+                ),
+                **_errors(400, 401, 429),
+            },
+        }
+    }
+    paths["/api/latest/auth/logout"] = {
+        "post": {
+            "summary": "Revoke the token",
+            "tags": ["auth"],
+            "responses": {"200": _resp("Signed out."), **_errors(401)},
+        }
+    }
+    paths["/api/latest/auth/me"] = {
+        "get": {
+            "summary": "The signed-in user",
+            "tags": ["auth"],
+            "responses": {"200": _resp("The user."), **_errors(401)},
+        }
+    }
+    paths["/health"] = {
+        "get": {
+            "summary": "Liveness and store",
+            "tags": ["health"],
+            "security": [],
+            "responses": {"200": _resp("OK", {"type": "object"}), "503": _resp("Store unavailable")},
+        }
+    }
+    paths["/api/latest/openapi.json"] = {
+        "get": {
+            "summary": "This document",
+            "tags": ["health"],
+            "security": [],
+            "responses": {"200": _resp("OpenAPI 3.1")},
+        }
+    }
     return {
         "openapi": "3.1.0",
-        "info": {"title": "Engine REST API", "version": "latest",
-                 "description": "Every record of Engine, through one records service."},
+        "info": {
+            "title": "Engine REST API",
+            "version": "latest",
+            "description": "Every record of Engine, through one records service.",
+        },
         "paths": paths,
         "components": {
             "schemas": schemas,

@@ -20,7 +20,7 @@ def _kind(request: Request) -> str:
 async def list_records(request: Request) -> Response:
     kind = _kind(request)
     p = Params(request, LIST_PARAMS)
-    page = await engine_of(request).records.list(
+    page = await engine_of(request).records.list_records(
         await principal_of(request),
         kind,
         filter=p.text("filter"),
@@ -46,8 +46,12 @@ async def get_record(request: Request) -> Response:
     kind = _kind(request)
     p = Params(request, ("by", "fields", "allow_deleted"))
     record = await engine_of(request).records.get(
-        await principal_of(request), kind, request.path_params["ref"], by=p.by(),
-        fields=p.text("fields"), allow_deleted=p.flag("allow_deleted", False),
+        await principal_of(request),
+        kind,
+        request.path_params["ref"],
+        by=p.by(),
+        fields=p.text("fields"),
+        allow_deleted=p.flag("allow_deleted", False),
     )
     return JSONResponse(record)
 
@@ -78,7 +82,10 @@ async def delete_record(request: Request) -> Response:
     kind = _kind(request)
     p = Params(request, ("by", "permanently"))
     record = await engine_of(request).records.delete(
-        await principal_of(request), kind, request.path_params["ref"], by=p.by(),
+        await principal_of(request),
+        kind,
+        request.path_params["ref"],
+        by=p.by(),
         permanently=p.flag("permanently", False),
     )
     return JSONResponse(record)
@@ -126,8 +133,11 @@ async def put_metadata(request: Request) -> Response:
     if set(body) != {"data"}:
         raise MalformedRequestError('the body must be {"data": <any JSON>}')
     entry, created = await engine_of(request).records.metadata_set(
-        await principal_of(request), _kind(request), await _record_id(request, p),
-        request.path_params["key"], body["data"],
+        await principal_of(request),
+        _kind(request),
+        await _record_id(request, p),
+        request.path_params["key"],
+        body["data"],
     )
     return JSONResponse(entry, status_code=201 if created else 200)
 
@@ -153,4 +163,3 @@ routes = [
     Route("/{kind}/{ref}/metadata/{key}", put_metadata, methods=["PUT"]),
     Route("/{kind}/{ref}/metadata/{key}", delete_metadata, methods=["DELETE"]),
 ]
-

@@ -6,6 +6,19 @@ from app.store.base import Change, ChangeHub, Doc, DuplicateKeyError, Store, Sto
 from app.store.tree import And, Compare, IndexSpec, Join, Node, Not, Op, Or, Query
 
 __all__ = [
-    "And", "Change", "ChangeHub", "Compare", "Doc", "DuplicateKeyError", "IndexSpec", "Join",
-    "Node", "Not", "Op", "Or", "Query", "Store", "StoreError",
+    "And",
+    "Change",
+    "ChangeHub",
+    "Compare",
+    "Doc",
+    "DuplicateKeyError",
+    "IndexSpec",
+    "Join",
+    "Node",
+    "Not",
+    "Op",
+    "Or",
+    "Query",
+    "Store",
+    "StoreError",
 ]

@@ -57,7 +57,11 @@ class Store(Protocol):
 
     name: str  # "sqlite" | "mongodb"
     changes: ChangeHub
-    round_trips: int  # database round trips so far (for tests and benchmarks)
+
+    @property
+    def round_trips(self) -> int:
+        """Database round trips so far (for tests and benchmarks)."""
+        ...
 
     async def start(self) -> None: ...
     async def close(self) -> None: ...

@@ -8,8 +8,9 @@ from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import BulkWriteError, DuplicateKeyError as MongoDuplicateKeyError
-from pymongo.monitoring import CommandListener, CommandStartedEvent, CommandSucceededEvent, CommandFailedEvent
+from pymongo.errors import BulkWriteError
+from pymongo.errors import DuplicateKeyError as MongoDuplicateKeyError
+from pymongo.monitoring import CommandFailedEvent, CommandListener, CommandStartedEvent, CommandSucceededEvent
 
 from app.store.base import Change, ChangeHub, Doc, DuplicateKeyError
 from app.store.mongo_compile import compile_where, path, pipeline, projection, sort_spec
@@ -113,7 +114,7 @@ class MongoStore:
     async def count(self, collection: str, where: Node | None) -> int:
         coll = self._c(collection)
         if joins(where):
-            stages = pipeline(Query(where=where))[:-2] + [{"$count": "n"}]
+            stages = [*pipeline(Query(where=where))[:-2], {"$count": "n"}]
             cursor = await coll.aggregate(stages)
             rows = [d async for d in cursor]
             return int(rows[0]["n"]) if rows else 0

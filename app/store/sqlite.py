@@ -30,9 +30,13 @@ class SqliteStore:
     def __init__(self, path: Path | str) -> None:
         self.path = str(path)
         self.changes = ChangeHub()
-        self.round_trips = 0
+        self._round_trips = 0
         self._db: aiosqlite.Connection | None = None
         self._tables: set[str] = set()
+
+    @property
+    def round_trips(self) -> int:
+        return self._round_trips
 
     @property
     def db(self) -> aiosqlite.Connection:
@@ -57,12 +61,12 @@ class SqliteStore:
         await self._fetch("SELECT 1", [])
 
     async def _fetch(self, sql: str, params: Sequence[Any]) -> list[Any]:
-        self.round_trips += 1
+        self._round_trips += 1
         async with self.db.execute(sql, params) as cursor:
             return list(await cursor.fetchall())
 
     async def _exec(self, sql: str, params: Sequence[Any]) -> int:
-        self.round_trips += 1
+        self._round_trips += 1
         try:
             async with self.db.execute(sql, params) as cursor:
                 return cursor.rowcount
@@ -100,7 +104,7 @@ class SqliteStore:
         if not docs:
             return
         await self._ensure_table(collection)
-        self.round_trips += 1
+        self._round_trips += 1
         try:
             await self.db.execute("BEGIN")
             await self.db.executemany(
@@ -159,11 +163,9 @@ class SqliteStore:
         params: list[Any] = []
         expr = self._set_expr(set_, unset, params)
         c = Compiler()
-        inner = (
-            f"SELECT t.id FROM {table(collection)} AS t WHERE {c.where(where)} ORDER BY {order_by(order)} LIMIT 1"
-        )
+        inner = f"SELECT t.id FROM {table(collection)} AS t WHERE {c.where(where)} ORDER BY {order_by(order)} LIMIT 1"
         sql = f"UPDATE {table(collection)} SET doc = {expr} WHERE id = ({inner}) RETURNING id, doc"
-        self.round_trips += 1
+        self._round_trips += 1
         try:
             async with self.db.execute(sql, params + c.params) as cursor:
                 rows = list(await cursor.fetchall())
@@ -182,7 +184,7 @@ class SqliteStore:
         expr = self._set_expr(set_, unset, params)
         c = Compiler()
         sql = f"UPDATE {table(collection)} AS t SET doc = {expr} WHERE {c.where(where)} RETURNING id"
-        self.round_trips += 1
+        self._round_trips += 1
         try:
             async with self.db.execute(sql, params + c.params) as cursor:
                 ids = [r[0] for r in await cursor.fetchall()]
@@ -195,7 +197,7 @@ class SqliteStore:
         await self._ensure_table(collection)
         c = Compiler()
         sql = f"DELETE FROM {table(collection)} AS t WHERE {c.where(where)} RETURNING id"
-        self.round_trips += 1
+        self._round_trips += 1
         async with self.db.execute(sql, c.params) as cursor:
             ids = [r[0] for r in await cursor.fetchall()]
         self._publish(collection, "delete", ids)

@@ -92,3 +92,7 @@ def main() -> None:
     else:
         register(cli)
     cli()
+
+
+if __name__ == "__main__":
+    main()

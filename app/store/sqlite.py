@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -33,6 +34,10 @@ class SqliteStore:
         self._round_trips = 0
         self._db: aiosqlite.Connection | None = None
         self._tables: set[str] = set()
+        # One connection serves every coroutine; a bulk insert's transaction must not
+        # take in (or roll back) other coroutines' writes, so it holds this lock and
+        # single writes wait for it.
+        self._bulk = asyncio.Lock()
 
     @property
     def round_trips(self) -> int:
@@ -65,13 +70,14 @@ class SqliteStore:
         async with self.db.execute(sql, params) as cursor:
             return list(await cursor.fetchall())
 
-    async def _exec(self, sql: str, params: Sequence[Any]) -> int:
+    async def _write(self, sql: str, params: Sequence[Any]) -> list[Any]:
         self._round_trips += 1
-        try:
-            async with self.db.execute(sql, params) as cursor:
-                return cursor.rowcount
-        except aiosqlite.IntegrityError as exc:
-            raise DuplicateKeyError(str(exc)) from None
+        async with self._bulk:
+            try:
+                async with self.db.execute(sql, params) as cursor:
+                    return list(await cursor.fetchall())
+            except aiosqlite.IntegrityError as exc:
+                raise DuplicateKeyError(str(exc)) from None
 
     async def ensure_collection(self, collection: str, indexes: Sequence[IndexSpec]) -> None:
         t = table(collection)
@@ -97,7 +103,7 @@ class SqliteStore:
 
     async def insert(self, collection: str, doc: Doc) -> None:
         await self._ensure_table(collection)
-        await self._exec(f"INSERT INTO {table(collection)} (id, doc) VALUES (?, ?)", [doc["id"], _body(doc)])
+        await self._write(f"INSERT INTO {table(collection)} (id, doc) VALUES (?, ?)", [doc["id"], _body(doc)])
         self._publish(collection, "insert", [doc["id"]])
 
     async def insert_many(self, collection: str, docs: Sequence[Doc]) -> None:
@@ -105,15 +111,16 @@ class SqliteStore:
             return
         await self._ensure_table(collection)
         self._round_trips += 1
-        try:
-            await self.db.execute("BEGIN")
-            await self.db.executemany(
-                f"INSERT INTO {table(collection)} (id, doc) VALUES (?, ?)", [(d["id"], _body(d)) for d in docs]
-            )
-            await self.db.execute("COMMIT")
-        except aiosqlite.IntegrityError as exc:
-            await self.db.execute("ROLLBACK")
-            raise DuplicateKeyError(str(exc)) from None
+        async with self._bulk:
+            try:
+                await self.db.execute("BEGIN IMMEDIATE")
+                await self.db.executemany(
+                    f"INSERT INTO {table(collection)} (id, doc) VALUES (?, ?)", [(d["id"], _body(d)) for d in docs]
+                )
+                await self.db.execute("COMMIT")
+            except aiosqlite.IntegrityError as exc:
+                await self.db.execute("ROLLBACK")
+                raise DuplicateKeyError(str(exc)) from None
         self._publish(collection, "insert", [d["id"] for d in docs])
 
     def _select(self, collection: str, query: Query) -> tuple[str, list[Any]]:
@@ -165,12 +172,7 @@ class SqliteStore:
         c = Compiler()
         inner = f"SELECT t.id FROM {table(collection)} AS t WHERE {c.where(where)} ORDER BY {order_by(order)} LIMIT 1"
         sql = f"UPDATE {table(collection)} SET doc = {expr} WHERE id = ({inner}) RETURNING id, doc"
-        self._round_trips += 1
-        try:
-            async with self.db.execute(sql, params + c.params) as cursor:
-                rows = list(await cursor.fetchall())
-        except aiosqlite.IntegrityError as exc:
-            raise DuplicateKeyError(str(exc)) from None
+        rows = await self._write(sql, params + c.params)
         if not rows:
             return None
         self._publish(collection, "update", [rows[0][0]])
@@ -184,12 +186,7 @@ class SqliteStore:
         expr = self._set_expr(set_, unset, params)
         c = Compiler()
         sql = f"UPDATE {table(collection)} AS t SET doc = {expr} WHERE {c.where(where)} RETURNING id"
-        self._round_trips += 1
-        try:
-            async with self.db.execute(sql, params + c.params) as cursor:
-                ids = [r[0] for r in await cursor.fetchall()]
-        except aiosqlite.IntegrityError as exc:
-            raise DuplicateKeyError(str(exc)) from None
+        ids = [r[0] for r in await self._write(sql, params + c.params)]
         self._publish(collection, "update", ids)
         return len(ids)
 
@@ -197,9 +194,7 @@ class SqliteStore:
         await self._ensure_table(collection)
         c = Compiler()
         sql = f"DELETE FROM {table(collection)} AS t WHERE {c.where(where)} RETURNING id"
-        self._round_trips += 1
-        async with self.db.execute(sql, c.params) as cursor:
-            ids = [r[0] for r in await cursor.fetchall()]
+        ids = [r[0] for r in await self._write(sql, c.params)]
         self._publish(collection, "delete", ids)
         return len(ids)
 

@@ -10,9 +10,12 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.doors import Door, load_doors
 from tests.servers import MongoStandIn, RunningEngine, login_sync, start_engine, store_settings
 
 STORES = ["sqlite", "mongodb"]
+# Every registered door (REST, GraphQL, ...): the contract suite runs through each.
+DOORS = load_doors()
 
 
 @pytest.fixture(scope="session")
@@ -76,3 +79,10 @@ def unique() -> str:
 @pytest.fixture
 def data_dir(tmp_path: Path) -> Path:
     return tmp_path / "data"
+
+
+@pytest.fixture(params=sorted(DOORS))
+async def door(request: pytest.FixtureRequest, engine_server: RunningEngine, admin_token: str) -> AsyncIterator[Door]:
+    """The records contract's way in, signed in as the admin; one per registered door."""
+    async with DOORS[request.param](engine_server, admin_token) as opened:
+        yield opened

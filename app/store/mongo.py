@@ -99,6 +99,8 @@ class MongoStore:
         self._publish(collection, "insert", [d["id"] for d in docs])
 
     async def find(self, collection: str, query: Query) -> list[Doc]:
+        if query.limit == 0:
+            return []  # MongoDB reads limit 0 as no limit at all
         coll = self._c(collection)
         if joins(query.where):
             cursor = await coll.aggregate(pipeline(query))

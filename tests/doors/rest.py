@@ -37,7 +37,9 @@ class RestDoor:
             try:
                 error = response.json()["error"]
             except (ValueError, KeyError, TypeError):
-                raise AssertionError(f"{method} {url}: {response.status_code} without an error body: {response.text}")
+                raise AssertionError(
+                    f"{method} {url}: {response.status_code} without an error body: {response.text}"
+                ) from None
             raise DoorError(error["code"], error["message"])
         self.last = response
         return response.json() if response.content else None
@@ -121,9 +123,7 @@ class RestDoor:
         return result
 
     async def metadata_set(self, kind: str, record_id: str, key: str, data: Any) -> tuple[Record, bool]:
-        result: Record = await self._call(
-            "PUT", f"/{kind}/{_ref(record_id)}/metadata/{_ref(key)}", body={"data": data}
-        )
+        result: Record = await self._call("PUT", f"/{kind}/{_ref(record_id)}/metadata/{_ref(key)}", body={"data": data})
         return result, self.last.status_code == 201
 
     async def metadata_delete(self, kind: str, record_id: str, key: str) -> None:

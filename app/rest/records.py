@@ -13,12 +13,15 @@ from app.rest.http import Params, engine_of, principal_of, read_object
 LIST_PARAMS = ("filter", "fields", "limit", "offset", "order", "allow_normal", "allow_deleted")
 
 
-def _kind(request: Request) -> str:
+async def _kind(request: Request) -> str:
+    # Authenticate before reading anything else of the request: strangers get a 401,
+    # not parse errors, and their bodies are never read.
+    await principal_of(request)
     return get_kind(request.path_params["kind"]).name
 
 
 async def list_records(request: Request) -> Response:
-    kind = _kind(request)
+    kind = await _kind(request)
     p = Params(request, LIST_PARAMS)
     page = await engine_of(request).records.list_records(
         await principal_of(request),
@@ -35,7 +38,7 @@ async def list_records(request: Request) -> Response:
 
 
 async def create_record(request: Request) -> Response:
-    kind = _kind(request)
+    kind = await _kind(request)
     Params(request, ())
     body = await read_object(request)
     record = await engine_of(request).records.create(await principal_of(request), kind, body)
@@ -43,7 +46,7 @@ async def create_record(request: Request) -> Response:
 
 
 async def get_record(request: Request) -> Response:
-    kind = _kind(request)
+    kind = await _kind(request)
     p = Params(request, ("by", "fields", "allow_deleted"))
     record = await engine_of(request).records.get(
         await principal_of(request),
@@ -57,7 +60,7 @@ async def get_record(request: Request) -> Response:
 
 
 async def save_record(request: Request) -> Response:
-    kind = _kind(request)
+    kind = await _kind(request)
     p = Params(request, ("by",))
     if p.by() != "name":
         raise MalformedRequestError("PUT saves a record by its name: use PUT /api/latest/{kind}/{name}?by=name")
@@ -69,7 +72,7 @@ async def save_record(request: Request) -> Response:
 
 
 async def update_record(request: Request) -> Response:
-    kind = _kind(request)
+    kind = await _kind(request)
     p = Params(request, ("by",))
     body = await read_object(request)
     record = await engine_of(request).records.update(
@@ -79,7 +82,7 @@ async def update_record(request: Request) -> Response:
 
 
 async def delete_record(request: Request) -> Response:
-    kind = _kind(request)
+    kind = await _kind(request)
     p = Params(request, ("by", "permanently"))
     record = await engine_of(request).records.delete(
         await principal_of(request),
@@ -92,7 +95,7 @@ async def delete_record(request: Request) -> Response:
 
 
 async def restore_record(request: Request) -> Response:
-    kind = _kind(request)
+    kind = await _kind(request)
     p = Params(request, ("by",))
     record = await engine_of(request).records.restore(
         await principal_of(request), kind, request.path_params["ref"], by=p.by()
@@ -100,42 +103,45 @@ async def restore_record(request: Request) -> Response:
     return JSONResponse(record)
 
 
-async def _record_id(request: Request, p: Params) -> str:
+async def _record_id(request: Request, kind: str, p: Params) -> str:
     """Metadata routes take ?by=name too; the service keys metadata by id."""
     ref = request.path_params["ref"]
     if p.by() == "id":
         return str(ref)
     record = await engine_of(request).records.get(
-        await principal_of(request), _kind(request), ref, by="name", fields="id", allow_deleted=True
+        await principal_of(request), kind, ref, by="name", fields="id", allow_deleted=True
     )
     return str(record["id"])
 
 
 async def list_metadata(request: Request) -> Response:
+    kind = await _kind(request)
     p = Params(request, ("by",))
     items = await engine_of(request).records.metadata_list(
-        await principal_of(request), _kind(request), await _record_id(request, p)
+        await principal_of(request), kind, await _record_id(request, kind, p)
     )
     return JSONResponse(items)
 
 
 async def get_metadata(request: Request) -> Response:
+    kind = await _kind(request)
     p = Params(request, ("by",))
     entry = await engine_of(request).records.metadata_get(
-        await principal_of(request), _kind(request), await _record_id(request, p), request.path_params["key"]
+        await principal_of(request), kind, await _record_id(request, kind, p), request.path_params["key"]
     )
     return JSONResponse(entry)
 
 
 async def put_metadata(request: Request) -> Response:
+    kind = await _kind(request)
     p = Params(request, ("by",))
     body = await read_object(request)
     if set(body) != {"data"}:
         raise MalformedRequestError('the body must be {"data": <any JSON>}')
     entry, created = await engine_of(request).records.metadata_set(
         await principal_of(request),
-        _kind(request),
-        await _record_id(request, p),
+        kind,
+        await _record_id(request, kind, p),
         request.path_params["key"],
         body["data"],
     )
@@ -143,9 +149,10 @@ async def put_metadata(request: Request) -> Response:
 
 
 async def delete_metadata(request: Request) -> Response:
+    kind = await _kind(request)
     p = Params(request, ("by",))
     await engine_of(request).records.metadata_delete(
-        await principal_of(request), _kind(request), await _record_id(request, p), request.path_params["key"]
+        await principal_of(request), kind, await _record_id(request, kind, p), request.path_params["key"]
     )
     return Response(status_code=204)
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
@@ -17,7 +18,7 @@ from app.engine import Engine
 from app.records.errors import EngineError
 from app.rest import auth as rest_auth
 from app.rest import records as rest_records
-from app.rest.http import engine_error, http_error, internal_error
+from app.rest.http import RequireToken, engine_error, http_error, internal_error
 from app.rest.openapi import document
 
 # Parts that add routes and start services (GraphQL, runtime) register here.
@@ -65,7 +66,7 @@ async def health(request: Request) -> Response:
 
 
 async def openapi(request: Request) -> Response:
-    return JSONResponse(document())
+    return JSONResponse(document(request.app.state.extension_api_routes))
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
@@ -91,11 +92,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
     routes: list[BaseRoute] = [Route("/health", health, methods=["GET"])]
     for part in parts:
         routes.extend(part.routes)
-    routes.append(Mount("/api/latest", routes=api))
+    routes.append(Mount("/api/latest", routes=api, middleware=[Middleware(RequireToken)]))
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
         exception_handlers={EngineError: engine_error, HTTPException: http_error, Exception: internal_error},
     )
     app.state.settings = settings
+    app.state.extension_api_routes = [r for part in parts for r in part.api_routes]
     return app

@@ -10,6 +10,7 @@ from typing import Any
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.auth.tokens import COOKIE
 from app.engine import Engine
@@ -64,6 +65,27 @@ async def principal_of(request: Request) -> Principal:
     principal = await engine_of(request).auth.principal(request_token(request))
     request.scope["engine.principal"] = principal
     return principal
+
+
+# Routes under /api/latest that answer strangers; every other one needs a token.
+PUBLIC_API_PATHS = frozenset({"/auth/login", "/openapi.json"})
+
+
+class RequireToken:
+    """ASGI middleware for the /api/latest mount: resolve the principal before any
+    handler runs, so a stranger gets 401 on every route (its own and the extensions')
+    before parameters or a body are read; handlers find it cached by principal_of."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            path, root = scope["path"], scope.get("root_path", "")
+            route_path = path[len(root) :] if root and path.startswith(root) else path
+            if route_path not in PUBLIC_API_PATHS:
+                await principal_of(Request(scope))
+        await self.app(scope, receive, send)
 
 
 async def read_json(request: Request) -> Any:

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import inspect
+import re
+from collections.abc import Sequence
 from typing import Any
+
+from starlette.routing import BaseRoute, Route
 
 from app.records.kinds import KINDS, Field, FieldType, Kind
 
@@ -58,7 +63,38 @@ def _errors(*codes: int) -> dict[str, Any]:
     return {str(c): ERROR for c in codes}
 
 
-def document() -> dict[str, Any]:
+def _extension_paths(routes: Sequence[BaseRoute], prefix: str) -> dict[str, Any]:
+    """Plain descriptions of routes that extensions (the runtime, ...) add under the API:
+    summary and description from the handler's docstring, path parameters from the path."""
+    paths: dict[str, Any] = {}
+    for route in routes:
+        if not isinstance(route, Route):
+            continue
+        doc = inspect.getdoc(route.endpoint) or route.name.replace("_", " ").capitalize()
+        summary, _, details = doc.partition("\n")
+        item = paths.setdefault(prefix + route.path, {})
+        names = re.findall(r"{(\w+)(?::\w+)?}", route.path)
+        if names:
+            item["parameters"] = [_param(n, "path", {"type": "string"}, f"The {n}.", True) for n in names]
+        for method in sorted(route.methods or ()):
+            if method == "HEAD":
+                continue
+            operation: dict[str, Any] = {
+                "summary": summary.strip(),
+                "tags": [route.path.strip("/").split("/")[0] or "api"],
+                "responses": {"200": _resp("OK", {}), **_errors(400, 401, 403, 404)},
+            }
+            if details.strip():
+                operation["description"] = details.strip()
+            if method in ("POST", "PUT", "PATCH"):
+                operation["requestBody"] = {"content": {"application/json": {"schema": {"type": "object"}}}}
+            item[method.lower()] = operation
+    return paths
+
+
+def document(extra_routes: Sequence[BaseRoute] = ()) -> dict[str, Any]:
+    """The OpenAPI 3.1 document: the record routes of every kind, auth, health, and
+    the ``extra_routes`` extensions add under /api/latest."""
     paths: dict[str, Any] = {}
     schemas: dict[str, Any] = {
         "Error": {
@@ -264,6 +300,10 @@ def document() -> dict[str, Any]:
             "responses": {"200": _resp("OpenAPI 3.1")},
         }
     }
+    for path, item in _extension_paths(extra_routes, "/api/latest").items():
+        described = paths.setdefault(path, {})
+        for method, operation in item.items():
+            described.setdefault(method, operation)  # the records' own description wins
     return {
         "openapi": "3.1.0",
         "info": {

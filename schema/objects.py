@@ -1,0 +1,253 @@
+"""Object types generated from the kinds: ``Node``, ``Record``, one type per kind.
+
+Every record type implements ``Node`` (``id`` is the global id, base64 of
+``"<Type>:<uuid>"``) and ``Record`` (the common fields, the users and project it
+points at, and its metadata). Relations load through the request's DataLoaders:
+one query per relation and level, whatever the page size.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import strawberry
+
+from app.records.errors import EngineError
+from app.records.kinds import KINDS, FieldType, Kind
+from app.store.tree import Compare, Op
+from schema.connections import Page, PageInfo, Rec, connection
+from schema.context import Context
+from schema.ids import type_name
+from schema.names import Shown, shown_fields
+from schema.scalars import JSON, DateTime
+
+_PLAIN: dict[FieldType, Any] = {
+    FieldType.STRING: str,
+    FieldType.INT: int,
+    FieldType.FLOAT: float,
+    FieldType.BOOL: bool,
+    FieldType.DATETIME: DateTime,
+    FieldType.ID: strawberry.ID,
+    FieldType.JSON: JSON,
+    FieldType.BYTES: str,
+}
+COMMON = (
+    *("id", "name", "description", "created_by", "created_at", "modified_by", "modified_at"),
+    *("deleted_by", "deleted_at", "project_id"),
+)
+
+
+@strawberry.interface(description="Anything with a global id; node(id:) finds it.")
+class Node:
+    id: strawberry.ID = strawberry.field(description='The global id: base64 of "<Type>:<uuid>", e.g. "Flow:<uuid>".')
+
+
+@strawberry.type(description="JSON data stored under a key on a record.")
+class Metadata:
+    key: str
+    data: JSON | None
+    created_at: DateTime | None
+    modified_at: DateTime | None
+
+
+@strawberry.type(description="One line of an execution's log.")
+class LogLine:
+    at: DateTime | None
+    level: str | None
+    message: str | None
+
+
+def metadata_of(doc: dict[str, Any]) -> Metadata:
+    return Metadata(
+        key=doc["key"], data=doc.get("data"), created_at=doc.get("created_at"), modified_at=doc.get("modified_at")
+    )
+
+
+def _register(cls: Any) -> Any:
+    globals()[cls.__name__] = cls
+    return cls
+
+
+def _relation(shown: Shown) -> Any:
+    assert shown.target is not None
+    target, key = shown.target.name, shown.field.name
+
+    async def resolve(root: Rec, info: strawberry.Info) -> Any:
+        ref = root.doc.get(key)
+        if not ref:
+            return None
+        context: Context = info.context
+        doc = await context.loaders.record(target).load(ref)
+        return None if doc is None else Rec(target, doc)
+
+    resolve.__annotations__ = {"info": strawberry.Info, "return": f"{type_name(target)} | None"}
+    return strawberry.field(resolver=resolve, description=f"The {target} of {shown.field.name}.")
+
+
+async def _metadata(root: Rec, info: strawberry.Info) -> list[Metadata]:
+    context: Context = info.context
+    return [metadata_of(m) for m in await context.loaders.metadata().load(root.doc["id"])]
+
+
+async def _metadata_entry(root: Rec, info: strawberry.Info, key: str) -> Metadata | None:
+    context: Context = info.context
+    for m in await context.loaders.metadata().load(root.doc["id"]):
+        if m["key"] == key:
+            return metadata_of(m)
+    return None
+
+
+def _fields(shown: tuple[Shown, ...]) -> tuple[dict[str, Any], dict[str, Any]]:
+    annotations: dict[str, Any] = {}
+    values: dict[str, Any] = {}
+    for s in shown:
+        required = s.field.name in ("id", "name") or (s.field.name == "created_at")
+        py = _PLAIN[s.field.type]
+        annotations[s.python] = py if required else py | None
+        extra = " (base64)" if s.field.type is FieldType.BYTES else ""
+        values[s.python] = strawberry.field(description=(s.field.description or s.field.name) + extra)
+        if s.relation:
+            values[s.relation] = _relation(s)
+    return annotations, values
+
+
+def _record_interface() -> Any:
+    shown = tuple(s for s in shown_fields("flow") if s.field.name in COMMON)
+    annotations, values = _fields(shown)
+    values["metadata"] = strawberry.field(resolver=_metadata, description="The record's metadata, oldest first.")
+    values["metadata_entry"] = strawberry.field(
+        resolver=_metadata_entry, description="The metadata under key, or null."
+    )
+    namespace = {"__annotations__": annotations, "__module__": __name__, **values}
+    return _register(
+        strawberry.interface(type("Record", (Node,), namespace), description="What every Engine record has.")
+    )
+
+
+Record = _record_interface()
+
+
+def _children() -> Any:
+    async def resolve(
+        root: Rec,
+        info: strawberry.Info,
+        filter: Any = None,
+        where: Any = None,
+        order: Any = None,
+        sort: str | None = None,
+        first: int | None = None,
+        after: str | None = None,
+        offset: int = 0,
+        include_deleted: bool = False,
+        only_deleted: bool = False,
+    ) -> Any:
+        return await connection(
+            info,
+            "execution",
+            filter=filter,
+            where=where,
+            order=order,
+            sort=sort,
+            first=first,
+            after=after,
+            offset=offset,
+            include_deleted=include_deleted,
+            only_deleted=only_deleted,
+            scope=Compare("parent_execution_id", Op.EQ, root.doc["id"]),
+        )
+
+    list_arguments(resolve, "execution", "ExecutionConnection")
+    return strawberry.field(resolver=resolve, description="The executions this one started.")
+
+
+def list_arguments(fn: Any, kind: str, returns: str) -> None:
+    """Give a connection resolver the typed arguments of ``kind``."""
+    t = type_name(kind)
+    fn.__annotations__ = {
+        "info": strawberry.Info,
+        "filter": f"{t}Filter | None",
+        "where": JSON | None,
+        "order": f"list[{t}Order] | None",
+        "sort": str | None,
+        "first": int | None,
+        "after": str | None,
+        "offset": int,
+        "include_deleted": bool,
+        "only_deleted": bool,
+        "return": returns,
+    }
+    fn.__module__ = __name__
+
+
+async def _log(root: Rec, info: strawberry.Info) -> list[LogLine]:
+    context: Context = info.context
+    runtime = context.engine.services.get("runtime")
+    if runtime is None:
+        raise RuntimeMissingError("the flow runtime is not running in this Engine; execution logs need it")
+    lines = await runtime.log(await context.principal(), root.doc["id"])
+    return [LogLine(at=x.get("at"), level=x.get("level"), message=x.get("message")) for x in lines]
+
+
+class RuntimeMissingError(EngineError):
+    status = 503
+    code = "UNAVAILABLE"
+
+
+def _object(kind: Kind) -> Any:
+    name = type_name(kind.name)
+    own = tuple(s for s in shown_fields(kind.name) if s.field.name not in COMMON)
+    annotations, values = _fields(own)
+    if kind.name == "execution":
+        values["children"] = _children()
+        values["log"] = strawberry.field(resolver=_log, description="The execution's log lines.")
+
+    def is_type_of(cls: Any, obj: Any, info: Any) -> bool:
+        return isinstance(obj, Rec) and obj.kind == kind.name
+
+    namespace = {
+        "__annotations__": annotations,
+        "__module__": __name__,
+        "is_type_of": classmethod(is_type_of),
+        **values,
+    }
+    return _register(strawberry.type(type(name, (Record,), namespace), description=kind.description))
+
+
+def _edge(kind: Kind) -> Any:
+    name = type_name(kind.name)
+    namespace = {
+        "__annotations__": {"node": name, "cursor": str},
+        "__module__": __name__,
+        "cursor": strawberry.field(description="Pass as after to continue after this record."),
+    }
+    return _register(strawberry.type(type(f"{name}Edge", (), namespace), description=f"A {kind.name} in a page."))
+
+
+def _connection(kind: Kind) -> Any:
+    name = type_name(kind.name)
+
+    async def total_count(root: Page) -> int:
+        return await root.total_count()
+
+    namespace = {
+        "__annotations__": {"edges": f"list[{name}Edge]", "nodes": f"list[{name}]", "page_info": PageInfo},
+        "__module__": __name__,
+        "total_count": strawberry.field(
+            resolver=total_count, description="How many records match, over all pages (counted only when asked)."
+        ),
+    }
+    return _register(
+        strawberry.type(type(f"{name}Connection", (), namespace), description=f"A page of {kind.name} records.")
+    )
+
+
+OBJECTS = {k: _object(kind) for k, kind in KINDS.items()}
+EDGES = {k: _edge(kind) for k, kind in KINDS.items()}
+CONNECTIONS = {k: _connection(kind) for k, kind in KINDS.items()}
+
+# The input types connection arguments name, resolvable in this module's namespace.
+from schema import inputs as _inputs  # noqa: E402
+
+for _name, _value in vars(_inputs).items():
+    if _name.endswith(("Filter", "Order", "Field", "Input")) and _name not in globals():
+        globals()[_name] = _value

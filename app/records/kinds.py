@@ -181,6 +181,7 @@ KINDS: dict[str, Kind] = {
             Field("ended_at", D, "When the execution ended.", writable=False),
             Field("lease_owner", S, writable=False, hidden=True),
             Field("lease_expires_at", D, writable=False, hidden=True),
+            Field("priority", INT, writable=False, hidden=True),  # the flow's, copied for the queue's order
             activity=True,
         ),
         _kind(

@@ -1,0 +1,282 @@
+"""The OS side of executions: pre-started interpreters, one per execution.
+
+Each script runs in its own process, in its own session (so cancelling kills the
+whole tree), in a fresh temporary directory, with an environment built from
+nothing (no store location, no credentials) and resource limits the process sets
+on itself before it reads the script. The job (token, script, inputs) arrives over
+stdin only after an execution was claimed; log lines and the outcome come back as
+JSON lines on a separate pipe, while raw stdout/stderr are captured as well.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib.util
+import json
+import logging
+import os
+import shutil
+import signal
+import sys
+import tempfile
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger("engine.runtime")
+
+# flow_api is found through this directory only; the script sees no other path of Engine's.
+_SDK_ROOT = str(Path(importlib.util.find_spec("flow_api").origin or "").parent.parent)  # type: ignore[union-attr]
+_BOOT = "import sys; sys.path.insert(0, sys.argv[2]); from flow_api._runner import main; main(int(sys.argv[1]))"
+MAX_LINE = 16 * 1024
+READ_CHUNK = 64 * 1024
+
+LogLine = tuple[str, str, str | None]  # (level, message, at)
+OnLog = Callable[[list[LogLine]], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one execution's process may use."""
+
+    wall_seconds: float
+    cpu_seconds: int
+    memory_bytes: int = 1024 * 1024 * 1024
+    open_files: int = 256
+
+
+@dataclass
+class Stop:
+    """Set by whoever wants the process gone: cancel, shutdown, or another Engine ending it."""
+
+    event: asyncio.Event = field(default_factory=asyncio.Event)
+    reason: str | None = None
+
+    def request(self, reason: str) -> None:
+        if self.reason is None:
+            self.reason = reason
+        self.event.set()
+
+
+@dataclass(frozen=True)
+class Finished:
+    returncode: int | None
+    result: dict[str, Any] | None  # the runner's result message, when it sent one
+    reason: str | None  # "timeout" or the Stop reason, when Engine ended the process
+
+
+def sandbox_env(home: str) -> dict[str, str]:
+    """The script's whole environment: nothing is inherited from Engine's."""
+    path = os.pathsep.join(dict.fromkeys([str(Path(sys.executable).parent), "/usr/local/bin", "/usr/bin", "/bin"]))
+    return {"PATH": path, "HOME": home, "TMPDIR": home, "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"}
+
+
+def _kill_group(pid: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signal.SIGKILL)
+
+
+class Sandbox:
+    """One pre-started interpreter waiting for its job; used once."""
+
+    def __init__(self, proc: asyncio.subprocess.Process, control: asyncio.StreamReader, workdir: str) -> None:
+        self.proc = proc
+        self.control = control
+        self.workdir = workdir
+
+    @classmethod
+    async def spawn(cls) -> Sandbox:
+        workdir = tempfile.mkdtemp(prefix="engine-execution-")
+        read_fd, write_fd = os.pipe()
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-I",
+                "-c",
+                _BOOT,
+                str(write_fd),
+                _SDK_ROOT,
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+                cwd=workdir,
+                env=sandbox_env(workdir),
+                pass_fds=(write_fd,),
+                start_new_session=True,
+            )
+        except BaseException:
+            os.close(read_fd)
+            shutil.rmtree(workdir, ignore_errors=True)
+            raise
+        finally:
+            os.close(write_fd)
+        reader = asyncio.StreamReader(limit=READ_CHUNK)
+        loop = asyncio.get_running_loop()
+        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(read_fd, "rb", 0))
+        return cls(proc, reader, workdir)
+
+    def discard(self) -> None:
+        _kill_group(self.proc.pid)
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+    async def close(self) -> None:
+        self.discard()
+        with contextlib.suppress(ProcessLookupError):
+            await self.proc.wait()
+
+    async def run(self, job: dict[str, Any], limits: Limits, on_log: OnLog, stop: Stop) -> Finished:
+        """Hand the job over, capture its output, and wait for the end (or kill it)."""
+        proc = self.proc
+        assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
+        payload = {
+            **job,
+            "limits": {
+                "cpu_seconds": limits.cpu_seconds,
+                "memory_bytes": limits.memory_bytes,
+                "open_files": limits.open_files,
+            },
+        }
+        result: dict[str, Any] = {}
+        writes = asyncio.Lock()  # keeps batches from the three pipes whole and in arrival order
+
+        async def emit(lines: list[LogLine]) -> None:
+            async with writes:
+                await on_log(lines)
+
+        async def control() -> None:
+            async for batch in _lines(self.control):
+                out: list[LogLine] = []
+                for raw in batch:
+                    try:
+                        message = json.loads(raw)
+                    except ValueError:
+                        out.append(("error", raw[:MAX_LINE], None))
+                        continue
+                    if not isinstance(message, dict):
+                        continue
+                    if message.get("t") == "log":
+                        out.append(
+                            (
+                                str(message.get("level", "info")),
+                                str(message.get("message", ""))[:MAX_LINE],
+                                message.get("at") if isinstance(message.get("at"), str) else None,
+                            )
+                        )
+                    elif message.get("t") == "result":
+                        result.update(message)
+                if out:
+                    await emit(out)
+
+        async def capture(stream: asyncio.StreamReader, level: str) -> None:
+            async for batch in _lines(stream):
+                await emit([(level, line[:MAX_LINE], None) for line in batch])
+
+        readers = [
+            asyncio.create_task(control()),
+            asyncio.create_task(capture(proc.stdout, "info")),
+            asyncio.create_task(capture(proc.stderr, "error")),
+        ]
+        reason: str | None = None
+        try:
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                proc.stdin.write(json.dumps(payload).encode())
+                await proc.stdin.drain()
+                proc.stdin.close()
+            waiter = asyncio.create_task(proc.wait())
+            stopper = asyncio.create_task(stop.event.wait())
+            try:
+                done, _ = await asyncio.wait(
+                    {waiter, stopper}, timeout=limits.wall_seconds, return_when=asyncio.FIRST_COMPLETED
+                )
+            finally:
+                stopper.cancel()
+            if waiter not in done:
+                reason = stop.reason if stop.event.is_set() else "timeout"
+                _kill_group(proc.pid)
+                await waiter
+        finally:
+            # Children the script left behind go with it; then the pipes close.
+            _kill_group(proc.pid)
+            _, pending = await asyncio.wait(readers, timeout=2.0)
+            for task in pending:
+                task.cancel()
+            for outcome in await asyncio.gather(*readers, return_exceptions=True):
+                if isinstance(outcome, Exception):
+                    log.warning("reading an execution's output failed: %s", outcome)
+            shutil.rmtree(self.workdir, ignore_errors=True)
+            with contextlib.suppress(ProcessLookupError):
+                await proc.wait()
+        return Finished(proc.returncode, result or None, reason)
+
+
+async def _lines(stream: asyncio.StreamReader) -> Any:
+    """Batches of complete lines as they arrive (a final partial line at the end)."""
+    pending = b""
+    while True:
+        chunk = await stream.read(READ_CHUNK)
+        if not chunk:
+            break
+        pending += chunk
+        *lines, pending = pending.split(b"\n")
+        if len(pending) > MAX_LINE * 4:  # a line without end: cut it rather than grow
+            lines.append(pending)
+            pending = b""
+        if lines:
+            yield [line.decode("utf-8", "replace") for line in lines]
+    if pending:
+        yield [pending.decode("utf-8", "replace")]
+
+
+class Pool:
+    """Keeps ``size`` interpreters started ahead of time, so a claimed execution need not wait for one."""
+
+    def __init__(self, size: int) -> None:
+        self.size = max(1, size)
+        self._ready: list[Sandbox] = []
+        self._need = asyncio.Event()
+        self._filler: asyncio.Task[None] | None = None
+        self._closed = False
+
+    def start(self) -> None:
+        self._filler = asyncio.create_task(self._fill())
+        self._need.set()
+
+    async def _fill(self) -> None:
+        while not self._closed:
+            await self._need.wait()
+            self._need.clear()
+            while not self._closed and len(self._ready) < self.size:
+                try:
+                    sandbox = await Sandbox.spawn()
+                except Exception:  # out of processes or files: try again later, never crash the worker
+                    log.exception("could not start an interpreter for executions")
+                    await asyncio.sleep(1.0)
+                    continue
+                if self._closed:
+                    await sandbox.close()
+                    return
+                self._ready.append(sandbox)
+
+    async def take(self) -> Sandbox:
+        """A started interpreter (a new one when none is ready)."""
+        while self._ready:
+            sandbox = self._ready.pop(0)
+            self._need.set()
+            if sandbox.proc.returncode is None:
+                return sandbox
+            await sandbox.close()
+        self._need.set()
+        return await Sandbox.spawn()
+
+    async def stop(self) -> None:
+        self._closed = True
+        self._need.set()
+        if self._filler is not None:
+            self._filler.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._filler
+        for sandbox in self._ready:
+            await sandbox.close()
+        self._ready.clear()

@@ -1,0 +1,15 @@
+"""Execution states."""
+
+from __future__ import annotations
+
+PENDING = "PENDING"
+RUNNING = "RUNNING"
+WAITING = "WAITING"
+PAUSED = "PAUSED"
+ENDED_SUCCESS = "ENDED_SUCCESS"
+ENDED_ERROR = "ENDED_ERROR"
+ENDED_CANCELLED = "ENDED_CANCELLED"
+
+# A worker holds a lease on an execution in these states.
+ACTIVE = (RUNNING, WAITING, PAUSED)
+ENDED = (ENDED_SUCCESS, ENDED_ERROR, ENDED_CANCELLED)

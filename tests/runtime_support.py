@@ -1,0 +1,50 @@
+"""Helpers for the runtime and flow_api tests: flows from source text, executions to their end."""
+
+from __future__ import annotations
+
+import textwrap
+import time
+from typing import Any
+
+import httpx
+
+
+def script(source: str) -> str:
+    return textwrap.dedent(source).strip() + "\n"
+
+
+async def make_flow(api: httpx.AsyncClient, name: str, source: str, **fields: Any) -> dict[str, Any]:
+    response = await api.put(f"/flow/{name}", params={"by": "name"}, json={"script": script(source), **fields})
+    assert response.status_code in (200, 201), response.text
+    flow: dict[str, Any] = response.json()
+    return flow
+
+
+async def run_flow(
+    api: httpx.AsyncClient, name: str, inputs: dict[str, Any] | None = None, *, wait: float = 60
+) -> dict[str, Any]:
+    """Start the flow and return its execution once it has ended."""
+    body: dict[str, Any] = {"flow_name": name}
+    if inputs is not None:
+        body["input_value"] = inputs
+    response = await api.post("/execution", params={"wait": wait}, json=body)
+    assert response.status_code == 201, response.text
+    record: dict[str, Any] = response.json()
+    return await until_ended(api, record["id"], wait)
+
+
+async def until_ended(api: httpx.AsyncClient, execution_id: str, wait: float = 60) -> dict[str, Any]:
+    deadline = time.monotonic() + wait
+    while True:
+        response = await api.get(f"/execution/{execution_id}/wait", params={"wait": min(30, wait)})
+        assert response.status_code == 200, response.text
+        record: dict[str, Any] = response.json()
+        if record["status"].startswith("ENDED_") or time.monotonic() > deadline:
+            return record
+
+
+async def log_of(api: httpx.AsyncClient, execution_id: str) -> list[dict[str, Any]]:
+    response = await api.get(f"/execution/{execution_id}/log")
+    assert response.status_code == 200, response.text
+    lines: list[dict[str, Any]] = response.json()
+    return lines

@@ -152,6 +152,7 @@ async def connection(
     offset: int = 0,
     include_deleted: bool = False,
     only_deleted: bool = False,
+    include_normal: bool = True,
     scope: Node | None = None,
 ) -> Page:
     """One page of ``kind`` records for a connection field."""
@@ -176,7 +177,7 @@ async def connection(
     wanted = record_fields(kind, [*under(inside, "edges", "node"), *under(inside, "nodes")])
     wanted.update(f for f, _ in keys)
     wants_total = any(f.name == "totalCount" for f in top)
-    state = {"allow_normal": not only_deleted, "allow_deleted": include_deleted or only_deleted}
+    state = {"allow_normal": include_normal and not only_deleted, "allow_deleted": include_deleted or only_deleted}
 
     page = await records.list_records(
         principal,

@@ -17,6 +17,7 @@ from strawberry.types.execution import ExecutionContext
 from app.records.errors import EngineError
 
 log = logging.getLogger("engine.graphql")
+_FIELD = re.compile(r"field '(\w+)'")
 _AT_PATH = re.compile(r" at '?([\w.\[\]]+)'?[:;]")
 
 
@@ -25,14 +26,14 @@ def _snake(name: str) -> str:
 
 
 def _name_fields(message: str) -> str:
-    """Variable errors name the input path in camelCase; add the field as Engine
-    names it everywhere else (``maxRuntimeMinutes`` is the flow field ``max_runtime_minutes``)."""
+    """Variable errors name input fields in camelCase; add each as Engine names it
+    everywhere else (``maxRuntimeMinutes`` is the flow field ``max_runtime_minutes``)."""
+    names = _FIELD.findall(message)
     match = _AT_PATH.search(message)
     if match:
-        last = [p for p in re.split(r"[.\[\]]", match.group(1)) if p and not p.isdigit()][-1]
-        if _snake(last) != last:
-            return f"{message} (Engine field {_snake(last)})"
-    return message
+        names += [p for p in re.split(r"[.\[\]]", match.group(1)) if p and not p.isdigit()][-1:]
+    snakes = [_snake(n) for n in dict.fromkeys(names) if _snake(n) != n]
+    return f"{message} (Engine field {', '.join(snakes)})" if snakes else message
 
 
 def classify(error: GraphQLError) -> None:

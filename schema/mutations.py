@@ -87,11 +87,19 @@ async def _restore_record(info: strawberry.Info, id: strawberry.ID) -> Record:
     return Rec(kind, await context.engine.records.restore(await context.principal(), kind, uuid_))
 
 
-async def _set_metadata(info: strawberry.Info, record_id: strawberry.ID, key: str, data: JSON | None) -> Metadata:
+@strawberry.type(description="The metadata entry as set, and whether it was new.")
+class SetMetadataPayload:
+    metadata: Metadata
+    created: bool
+
+
+async def _set_metadata(
+    info: strawberry.Info, record_id: strawberry.ID, key: str, data: JSON | None
+) -> SetMetadataPayload:
     kind, uuid_ = from_global(record_id)
     context: Context = info.context
-    entry, _ = await context.engine.records.metadata_set(await context.principal(), kind, uuid_, key, data)
-    return metadata_of(entry)
+    entry, created = await context.engine.records.metadata_set(await context.principal(), kind, uuid_, key, data)
+    return SetMetadataPayload(metadata=metadata_of(entry), created=created)
 
 
 async def _delete_metadata(info: strawberry.Info, record_id: strawberry.ID, key: str) -> bool:

@@ -140,6 +140,7 @@ def _children() -> Any:
         offset: int = 0,
         include_deleted: bool = False,
         only_deleted: bool = False,
+        include_normal: bool = True,
     ) -> Any:
         return await connection(
             info,
@@ -153,6 +154,7 @@ def _children() -> Any:
             offset=offset,
             include_deleted=include_deleted,
             only_deleted=only_deleted,
+            include_normal=include_normal,
             scope=Compare("parent_execution_id", Op.EQ, root.doc["id"]),
         )
 
@@ -174,6 +176,7 @@ def list_arguments(fn: Any, kind: str, returns: str) -> None:
         "offset": int,
         "include_deleted": bool,
         "only_deleted": bool,
+        "include_normal": bool,
         "return": returns,
     }
     fn.__module__ = __name__

@@ -60,6 +60,7 @@ def _many(kind: Kind) -> Any:
         offset: int = 0,
         include_deleted: bool = False,
         only_deleted: bool = False,
+        include_normal: bool = True,
     ) -> Any:
         return await connection(
             info,
@@ -73,6 +74,7 @@ def _many(kind: Kind) -> Any:
             offset=offset,
             include_deleted=include_deleted,
             only_deleted=only_deleted,
+            include_normal=include_normal,
         )
 
     list_arguments(resolve, kind.name, f"{type_name(kind.name)}Connection")
@@ -82,7 +84,8 @@ def _many(kind: Kind) -> Any:
             f"A page of {kind.name} records. filter: typed conditions; where: the JSON filter expression of "
             "REST; order: sort keys (default createdAt); sort: the order as REST writes it ('name,-created_at'); "
             "first: page size (default 100, at most 1000); "
-            "after: an endCursor; includeDeleted / onlyDeleted: records in the trash."
+            "after: an endCursor; includeDeleted / onlyDeleted: records in the trash too / only; "
+            "includeNormal: false leaves out records not in the trash."
         ),
     )
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, NewType
+from typing import Any, NewType
 
 import strawberry
 from strawberry.scalars import JSON
@@ -20,14 +20,16 @@ def _parse_datetime(value: Any) -> str:
         raise InvalidInputError(f"DateTime must be ISO 8601 text, not {value!r:.80}") from None
 
 
-if TYPE_CHECKING:
-    DateTime = str
-else:
-    DateTime = strawberry.scalar(
-        NewType("DateTime", str),
+DateTime = NewType("DateTime", str)
+
+# Handed to the schema's config (strawberry's scalar_map).
+SCALARS = {
+    DateTime: strawberry.scalar(
+        name="DateTime",
         description="A moment in UTC as ISO 8601 text, e.g. 2026-01-31T12:00:00.000000Z.",
         serialize=str,
         parse_value=_parse_datetime,
     )
+}
 
-__all__ = ["JSON", "DateTime"]
+__all__ = ["JSON", "SCALARS", "DateTime"]

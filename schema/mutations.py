@@ -139,7 +139,7 @@ async def _login(info: strawberry.Info, user_name: str, password: str) -> LoginP
             max_age=int(context.engine.auth.token_ttl.total_seconds()),
             path="/",
         )
-    return LoginPayload(token=done.token, expires_at=done.expires_at, user_record=Rec("user", done.user))
+    return LoginPayload(token=done.token, expires_at=DateTime(done.expires_at), user_record=Rec("user", done.user))
 
 
 async def _logout(info: strawberry.Info) -> bool:

@@ -6,6 +6,7 @@ from typing import Any, NewType
 
 import strawberry
 from strawberry.scalars import JSON
+from strawberry.types.scalar import ScalarDefinition
 
 from app.records.errors import InvalidInputError
 from app.records.values import format_time, parse_time
@@ -23,7 +24,7 @@ def _parse_datetime(value: Any) -> str:
 DateTime = NewType("DateTime", str)
 
 # Handed to the schema's config (strawberry's scalar_map).
-SCALARS = {
+SCALARS: dict[object, ScalarDefinition] = {
     DateTime: strawberry.scalar(
         name="DateTime",
         description="A moment in UTC as ISO 8601 text, e.g. 2026-01-31T12:00:00.000000Z.",

@@ -27,6 +27,8 @@ _NAME = re.compile(r"^[_A-Za-z][_0-9A-Za-z]*$")
 
 
 class GraphqlError(Exception):
+    """The errors of a GraphQL response; ``code`` and ``message`` are the first one's."""
+
     def __init__(self, errors: list[dict[str, Any]]) -> None:
         first = errors[0]
         self.errors = errors
@@ -241,3 +243,19 @@ async def graphql_door(server: RunningEngine, token: str) -> AsyncIterator[Door]
         base_url=server.url, headers={"Authorization": f"Bearer {token}"}, timeout=60
     ) as client:
         yield GraphqlDoor(GraphqlClient(client))
+
+
+@asynccontextmanager
+async def graphql_client(server: RunningEngine, token: str | None) -> AsyncIterator[GraphqlClient]:
+    """A GraphqlClient for the GraphQL tests (signed in when ``token`` is given)."""
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    async with httpx.AsyncClient(base_url=server.url, headers=headers, timeout=60) as client:
+        yield GraphqlClient(client)
+
+
+async def on_server_loop(server: RunningEngine, coro: Any) -> Any:
+    """Run ``coro`` on the Engine's own event loop (its store is bound to it)."""
+    import asyncio
+
+    loop = server.engine._tasks[0].get_loop()  # the loop Engine.start ran on
+    return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, loop))

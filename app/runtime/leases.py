@@ -97,12 +97,9 @@ async def expire(store: Store) -> list[str]:
     return ended
 
 
-async def ended_among(store: Store, ids: list[str]) -> list[str]:
-    """Which of ``ids`` someone has ended (cancelled, or expired by another Engine)."""
+async def statuses(store: Store, ids: list[str]) -> dict[str, str]:
+    """The status of each of ``ids`` (to notice cancels and waits made by another Engine)."""
     if not ids:
-        return []
-    docs = await store.find(
-        EXECUTIONS,
-        Query(And((Compare("id", Op.IN, tuple(ids)), Compare("status", Op.NOTIN, ACTIVE))), ("id",)),
-    )
-    return [d["id"] for d in docs]
+        return {}
+    docs = await store.find(EXECUTIONS, Query(Compare("id", Op.IN, tuple(ids)), ("id", "status")))
+    return {d["id"]: str(d.get("status")) for d in docs}

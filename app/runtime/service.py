@@ -120,12 +120,19 @@ class Runtime:
         if record.get("status") in ENDED or seconds <= 0:
             return record
         waiting_parent = principal.execution_id if principal.execution_id != record["id"] else None
+        local = self.workers.running.get(waiting_parent) if waiting_parent else None
+        if local is not None:
+            local.waits += 1
+            self.workers.changed()
         if waiting_parent:
             await self._mark(waiting_parent, RUNNING, WAITING)
         try:
             await self._until_ended(record["id"], seconds)
         finally:
-            if waiting_parent:
+            if local is not None:
+                local.waits -= 1
+                self.workers.changed()
+            if waiting_parent and (local is None or local.waits == 0):
                 await self._mark(waiting_parent, WAITING, RUNNING)
         return await self.records.get(principal, "execution", execution_id)
 

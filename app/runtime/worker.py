@@ -16,7 +16,7 @@ from app.records.errors import EngineError
 from app.records.permissions import SYSTEM
 from app.runtime import leases
 from app.runtime.sandbox import Finished, Limits, LogLine, Pool, Stop
-from app.runtime.states import ENDED_CANCELLED, ENDED_ERROR, ENDED_SUCCESS
+from app.runtime.states import ENDED, ENDED_CANCELLED, ENDED_ERROR, ENDED_SUCCESS, WAITING
 
 if TYPE_CHECKING:
     from app.engine import Engine
@@ -34,10 +34,18 @@ POLL_SECONDS = 0.5  # how soon a worker notices executions another Engine proces
 class Running:
     execution_id: str
     stop: Stop = field(default_factory=Stop)
+    waits: int = 0  # waits on children served by this process
+    waiting_elsewhere: bool = False  # WAITING, as another Engine process marked it
+
+    @property
+    def waiting(self) -> bool:
+        return self.waits > 0 or self.waiting_elsewhere
 
 
 class Workers:
-    """``count`` claim loops in this Engine process, a heartbeat, and the pool of interpreters."""
+    """Runs up to ``count`` executions at once in this Engine process, plus a heartbeat
+    and the pool of interpreters. An execution WAITING on a child does not count, so
+    parents waiting on children can never take every worker."""
 
     def __init__(self, engine: Engine, logs: ExecutionLog, url: str, count: int) -> None:
         self.engine = engine
@@ -49,36 +57,49 @@ class Workers:
         self.pool = Pool(min(self.count, 4))
         self.running: dict[str, Running] = {}
         self.wake = asyncio.Event()
+        self._freed = asyncio.Event()
         self._loops: list[asyncio.Task[None]] = []
+        self._tasks: set[asyncio.Task[None]] = set()
         self._stopping = False
+
+    @property
+    def busy(self) -> int:
+        return sum(1 for r in self.running.values() if not r.waiting)
+
+    def changed(self) -> None:
+        """A running execution started or stopped waiting: a worker may be free."""
+        self._freed.set()
 
     async def start(self) -> None:
         await self._expire()
         self.pool.start()
-        self._loops = [asyncio.create_task(self._claim_loop()) for _ in range(self.count)]
-        self._loops.append(asyncio.create_task(self._heartbeat()))
+        self._loops = [asyncio.create_task(self._dispatch()), asyncio.create_task(self._heartbeat())]
 
     async def stop(self) -> None:
         self._stopping = True
         self.wake.set()
+        self._freed.set()
         for running in list(self.running.values()):
             running.stop.request("stopped")
-        # Give running executions a moment to be ended and recorded before the loops go.
-        for _ in range(100):
-            if not self.running:
-                break
-            await asyncio.sleep(0.05)
-        for task in self._loops:
+        if self._tasks:
+            # Running executions are ended and recorded before the store closes.
+            await asyncio.wait(self._tasks, timeout=10)
+        for task in [*self._loops, *self._tasks]:
             task.cancel()
-        for task in self._loops:
+        for task in [*self._loops, *self._tasks]:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await self.pool.stop()
 
     # -- loops -----------------------------------------------------------------
 
-    async def _claim_loop(self) -> None:
+    async def _dispatch(self) -> None:
         while not self._stopping:
+            if self.busy >= self.count:
+                self._freed.clear()
+                if self.busy >= self.count:
+                    await self._freed.wait()
+                continue
             try:
                 doc = await leases.claim(self.store, self.owner, LEASE_SECONDS)
             except Exception:
@@ -90,7 +111,10 @@ class Workers:
                     await asyncio.wait_for(self.wake.wait(), POLL_SECONDS)
                 self.wake.clear()
                 continue
-            await self.execute(doc)
+            self.running[doc["id"]] = Running(doc["id"])
+            task = asyncio.create_task(self.execute(doc))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
 
     async def _heartbeat(self) -> None:
         beats = 0
@@ -100,10 +124,15 @@ class Workers:
             try:
                 if self.running:
                     await leases.renew(self.store, self.owner, LEASE_SECONDS)
-                    for execution_id in await leases.ended_among(self.store, list(self.running)):
+                    for execution_id, status in (await leases.statuses(self.store, list(self.running))).items():
                         running = self.running.get(execution_id)
-                        if running is not None:
+                        if running is None:
+                            continue
+                        if status in ENDED:
                             running.stop.request("ended elsewhere")
+                        elif running.waiting_elsewhere != (status == WAITING):
+                            running.waiting_elsewhere = status == WAITING
+                            self.changed()
                 if beats % 2 == 0:
                     await self._expire()
             except Exception:  # a passing store error must not end the heartbeat
@@ -118,8 +147,7 @@ class Workers:
 
     async def execute(self, doc: dict[str, Any]) -> None:
         execution_id = doc["id"]
-        running = Running(execution_id)
-        self.running[execution_id] = running
+        running = self.running.setdefault(execution_id, Running(execution_id))
         fields: dict[str, Any]
         try:
             fields = await self._run(doc, running)
@@ -132,6 +160,7 @@ class Workers:
             }
         finally:
             self.running.pop(execution_id, None)
+            self.changed()
         try:
             await self.engine.auth.revoke_execution(execution_id)
             await leases.finish(

@@ -61,6 +61,7 @@ class Workers:
         self._loops: list[asyncio.Task[None]] = []
         self._tasks: set[asyncio.Task[None]] = set()
         self._stopping = False
+        self.claimed = 0  # executions this process has taken from the queue
 
     @property
     def busy(self) -> int:
@@ -111,6 +112,7 @@ class Workers:
                     await asyncio.wait_for(self.wake.wait(), POLL_SECONDS)
                 self.wake.clear()
                 continue
+            self.claimed += 1
             self.running[doc["id"]] = Running(doc["id"])
             task = asyncio.create_task(self.execute(doc))
             self._tasks.add(task)

@@ -8,7 +8,7 @@ from typing import Any
 import strawberry
 
 from app.auth.tokens import COOKIE
-from app.records.errors import AuthenticationError, InvalidInputError
+from app.records.errors import AuthenticationError, EngineError
 from app.records.kinds import KINDS, Kind
 from schema.connections import Rec
 from schema.context import Context
@@ -178,8 +178,11 @@ async def _start_execution(
         flow_id = str(uuid.UUID(flow))
     except ValueError:
         try:
-            flow_id = record_id("flow", flow)
-        except InvalidInputError:
+            kind, raw = from_global(flow)
+            flow_id = raw if kind == "flow" else None
+        except EngineError:
+            pass  # not an id: a name
+        if flow_id is None:
             flow_name = flow
     doc = await runtime.start_execution(
         await context.principal(), flow_id=flow_id, flow_name=flow_name, input_value=inputs, name=name, wait=wait

@@ -127,7 +127,9 @@ def like_to_regex(pattern: str) -> str:
             out.append(".")
         else:
             out.append(re.escape(ch))
-    out.append("$")
+    # Not "$": in PCRE (MongoDB) and Python it also matches before a final newline,
+    # so "ab\n" would match "__". This lookahead holds at the very end only, in both.
+    out.append(r"(?![\s\S])")
     return "".join(out)
 
 

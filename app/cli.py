@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import getpass
+import signal
 from pathlib import Path
 from typing import Annotated
 
@@ -45,7 +46,16 @@ def serve(
     where = "MongoDB" if settings.mongodb_uri else f"the embedded store at {settings.sqlite_path}"
     typer.echo(f"Engine on {where}, listening on http://{settings.host}:{settings.port}")
     # uvicorn handles Ctrl+C and SIGTERM: it stops accepting, finishes requests, runs the lifespan's shutdown.
+    # Then it re-raises the signal to the handler that was there before it; with Python's defaults
+    # that kills the process (SIGTERM, exit 143) or raises KeyboardInterrupt (exit 1). A stop
+    # that shut down cleanly is a clean exit, so that handler exits with 0.
+    for stop in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(stop, _exit_cleanly)
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info", lifespan="on")
+
+
+def _exit_cleanly(signum: int, frame: object) -> None:
+    raise SystemExit(0)
 
 
 @user_cli.command("create")

@@ -223,7 +223,7 @@ async def test_starting_with_bad_input_is_a_clear_4xx(api: httpx.AsyncClient, un
     await make_flow(api, f"{unique}x", "def handler(system, this, inputs):\n    pass\n")
     cases = [
         ({"flow_name": f"{unique}missing"}, {}, 404, "flow"),
-        ({}, {}, 422, "flow_id and flow_name"),
+        ({}, {"wait": "1"}, 422, "flow_id and flow_name"),
         ({"flow_name": f"{unique}x", "flow_id": "x"}, {}, 422, "exactly one"),
         ({"flow_name": f"{unique}x", "colour": "red"}, {}, 422, "colour"),
         ({"flow_name": f"{unique}x", "input_value": [1, 2]}, {}, 422, "input_value"),

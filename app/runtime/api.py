@@ -1,6 +1,7 @@
 """REST routes of the runtime, and the extension that starts it with Engine.
 
 POST /api/latest/execution                 {"flow_name"|"flow_id", "input_value"?, "name"?}  ?wait=SECONDS
+                                           (without a flow: a plain execution record, nothing runs)
 POST /api/latest/execution/{id}/cancel
 GET  /api/latest/execution/{id}/wait       ?wait=SECONDS
 GET  /api/latest/execution/{id}/log        ?offset=&limit=
@@ -35,6 +36,10 @@ def _runtime(request: Request) -> Runtime:
 async def start_execution(request: Request) -> Response:
     p = Params(request, ("wait",))
     body = await read_object(request)
+    if "flow_name" not in body and "flow_id" not in body and p.text("wait") is None:
+        # No flow to run: a plain execution record, as every kind is created (the generic records door).
+        record = await engine_of(request).records.create(await principal_of(request), "execution", body)
+        return JSONResponse(record, status_code=201)
     unknown = sorted(set(body) - set(START_FIELDS))
     if unknown:
         raise InvalidInputError(

@@ -12,24 +12,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib.util
 import json
 import logging
 import os
 import shutil
-import signal
-import sys
-import tempfile
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
+
+from app.runtime.env import sandbox_env
+from app.runtime.zygote import Child, Zygote
 
 log = logging.getLogger("engine.runtime")
 
-# flow_api is found through this directory only; the script sees no other path of Engine's.
-_SDK_ROOT = str(Path(importlib.util.find_spec("flow_api").origin or "").parent.parent)  # type: ignore[union-attr]
-_BOOT = "import sys; sys.path.insert(0, sys.argv[2]); from flow_api._runner import main; main(int(sys.argv[1]))"
 MAX_LINE = 16 * 1024
 READ_CHUNK = 64 * 1024
 
@@ -67,69 +62,26 @@ class Finished:
     reason: str | None  # "timeout" or the Stop reason, when Engine ended the process
 
 
-def sandbox_env(home: str) -> dict[str, str]:
-    """The script's whole environment: nothing is inherited from Engine's."""
-    path = os.pathsep.join(dict.fromkeys([str(Path(sys.executable).parent), "/usr/local/bin", "/usr/bin", "/bin"]))
-    return {"PATH": path, "HOME": home, "TMPDIR": home, "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"}
-
-
-def _kill_group(pid: int) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pid, signal.SIGKILL)
-
-
 class Sandbox:
-    """One pre-started interpreter waiting for its job; used once."""
+    """One pre-started process waiting for its job; used once."""
 
-    def __init__(self, proc: asyncio.subprocess.Process, control: asyncio.StreamReader, workdir: str) -> None:
-        self.proc = proc
-        self.control = control
-        self.workdir = workdir
+    def __init__(self, child: Child) -> None:
+        self.child = child
 
-    @classmethod
-    async def spawn(cls) -> Sandbox:
-        workdir = tempfile.mkdtemp(prefix="engine-execution-")
-        read_fd, write_fd = os.pipe()
-        try:
-            proc = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-I",
-                "-c",
-                _BOOT,
-                str(write_fd),
-                _SDK_ROOT,
-                stdin=asyncio.subprocess.PIPE,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE,
-                cwd=workdir,
-                env=sandbox_env(workdir),
-                pass_fds=(write_fd,),
-                start_new_session=True,
-            )
-        except BaseException:
-            os.close(read_fd)
-            shutil.rmtree(workdir, ignore_errors=True)
-            raise
-        finally:
-            os.close(write_fd)
-        reader = asyncio.StreamReader(limit=READ_CHUNK)
-        loop = asyncio.get_running_loop()
-        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(read_fd, "rb", 0))
-        return cls(proc, reader, workdir)
-
-    def discard(self) -> None:
-        _kill_group(self.proc.pid)
-        shutil.rmtree(self.workdir, ignore_errors=True)
+    @property
+    def ready(self) -> bool:
+        return self.child.returncode is None
 
     async def close(self) -> None:
-        self.discard()
-        with contextlib.suppress(ProcessLookupError):
-            await self.proc.wait()
+        self.child.kill()
+        os.close(self.child.stdin)
+        shutil.rmtree(self.child.workdir, ignore_errors=True)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.child.wait(), 5)
 
     async def run(self, job: dict[str, Any], limits: Limits, on_log: OnLog, stop: Stop) -> Finished:
         """Hand the job over, capture its output, and wait for the end (or kill it)."""
-        proc = self.proc
-        assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
+        child = self.child
         payload = {
             **job,
             "limits": {
@@ -146,7 +98,7 @@ class Sandbox:
                 await on_log(lines)
 
         async def control() -> None:
-            async for batch in _lines(self.control):
+            async for batch in _lines(child.control):
                 out: list[LogLine] = []
                 for raw in batch:
                     try:
@@ -157,13 +109,9 @@ class Sandbox:
                     if not isinstance(message, dict):
                         continue
                     if message.get("t") == "log":
-                        out.append(
-                            (
-                                str(message.get("level", "info")),
-                                str(message.get("message", ""))[:MAX_LINE],
-                                message.get("at") if isinstance(message.get("at"), str) else None,
-                            )
-                        )
+                        at = message.get("at")
+                        text = str(message.get("message", ""))[:MAX_LINE]
+                        out.append((str(message.get("level", "info")), text, at if isinstance(at, str) else None))
                     elif message.get("t") == "result":
                         result.update(message)
                 if out:
@@ -175,16 +123,13 @@ class Sandbox:
 
         readers = [
             asyncio.create_task(control()),
-            asyncio.create_task(capture(proc.stdout, "info")),
-            asyncio.create_task(capture(proc.stderr, "error")),
+            asyncio.create_task(capture(child.stdout, "info")),
+            asyncio.create_task(capture(child.stderr, "error")),
         ]
         reason: str | None = None
         try:
-            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-                proc.stdin.write(json.dumps(payload).encode())
-                await proc.stdin.drain()
-                proc.stdin.close()
-            waiter = asyncio.create_task(proc.wait())
+            await asyncio.to_thread(_hand_over, child.stdin, json.dumps(payload).encode())
+            waiter = asyncio.ensure_future(child.wait())
             stopper = asyncio.create_task(stop.event.wait())
             try:
                 done, _ = await asyncio.wait(
@@ -194,21 +139,29 @@ class Sandbox:
                 stopper.cancel()
             if waiter not in done:
                 reason = stop.reason if stop.event.is_set() else "timeout"
-                _kill_group(proc.pid)
+                child.kill()
                 await waiter
         finally:
             # Children the script left behind go with it; then the pipes close.
-            _kill_group(proc.pid)
+            child.kill()
             _, pending = await asyncio.wait(readers, timeout=2.0)
             for task in pending:
                 task.cancel()
             for outcome in await asyncio.gather(*readers, return_exceptions=True):
                 if isinstance(outcome, Exception):
                     log.warning("reading an execution's output failed: %s", outcome)
-            shutil.rmtree(self.workdir, ignore_errors=True)
-            with contextlib.suppress(ProcessLookupError):
-                await proc.wait()
-        return Finished(proc.returncode, result or None, reason)
+            shutil.rmtree(child.workdir, ignore_errors=True)
+        return Finished(child.returncode, result or None, reason)
+
+
+def _hand_over(fd: int, payload: bytes) -> None:
+    try:
+        with contextlib.suppress(BrokenPipeError):
+            view = memoryview(payload)
+            while view:
+                view = view[os.write(fd, view) :]
+    finally:
+        os.close(fd)
 
 
 async def _lines(stream: asyncio.StreamReader) -> Any:
@@ -230,18 +183,23 @@ async def _lines(stream: asyncio.StreamReader) -> Any:
 
 
 class Pool:
-    """Keeps ``size`` interpreters started ahead of time, so a claimed execution need not wait for one."""
+    """Keeps ``size`` execution processes started ahead of time, so a claimed execution need not wait for one."""
 
     def __init__(self, size: int) -> None:
         self.size = max(1, size)
+        self.zygote = Zygote()
         self._ready: list[Sandbox] = []
         self._need = asyncio.Event()
         self._filler: asyncio.Task[None] | None = None
         self._closed = False
 
-    def start(self) -> None:
+    async def start(self) -> None:
+        await self.zygote.start()
         self._filler = asyncio.create_task(self._fill())
         self._need.set()
+
+    async def _spawn(self) -> Sandbox:
+        return Sandbox(await self.zygote.fork())
 
     async def _fill(self) -> None:
         while not self._closed:
@@ -249,9 +207,9 @@ class Pool:
             self._need.clear()
             while not self._closed and len(self._ready) < self.size:
                 try:
-                    sandbox = await Sandbox.spawn()
+                    sandbox = await self._spawn()
                 except Exception:  # out of processes or files: try again later, never crash the worker
-                    log.exception("could not start an interpreter for executions")
+                    log.exception("could not start a process for executions")
                     await asyncio.sleep(1.0)
                     continue
                 if self._closed:
@@ -260,15 +218,15 @@ class Pool:
                 self._ready.append(sandbox)
 
     async def take(self) -> Sandbox:
-        """A started interpreter (a new one when none is ready)."""
+        """A started process (a new one when none is ready)."""
         while self._ready:
             sandbox = self._ready.pop(0)
             self._need.set()
-            if sandbox.proc.returncode is None:
+            if sandbox.ready:
                 return sandbox
             await sandbox.close()
         self._need.set()
-        return await Sandbox.spawn()
+        return await self._spawn()
 
     async def stop(self) -> None:
         self._closed = True
@@ -280,3 +238,7 @@ class Pool:
         for sandbox in self._ready:
             await sandbox.close()
         self._ready.clear()
+        await self.zygote.stop()
+
+
+__all__ = ["Limits", "Pool", "Sandbox", "Stop", "sandbox_env"]

@@ -73,7 +73,7 @@ class Workers:
 
     async def start(self) -> None:
         await self._expire()
-        self.pool.start()
+        await self.pool.start()
         self._loops = [asyncio.create_task(self._dispatch()), asyncio.create_task(self._heartbeat())]
 
     async def stop(self) -> None:

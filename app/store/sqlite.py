@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,19 @@ def _row(id_: str, text: str) -> Doc:
 
 def _body(doc: Doc) -> str:
     return json.dumps({k: v for k, v in doc.items() if k != "id" and v is not None})
+
+
+async def _retry_locked(run: Callable[[], Awaitable[Iterable[Any]]]) -> list[Any]:
+    """Run a statement again when another process holds the database past the busy timeout's
+    reach (a busy snapshot is reported at once, without waiting); a refused statement changed nothing."""
+    for attempt in range(50):
+        try:
+            return list(await run())
+        except aiosqlite.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == 49:
+                raise
+            await asyncio.sleep(0.002 * (attempt + 1))
+    raise AssertionError("unreachable")
 
 
 class SqliteStore:
@@ -67,15 +80,16 @@ class SqliteStore:
 
     async def _fetch(self, sql: str, params: Sequence[Any]) -> list[Any]:
         self._round_trips += 1
-        async with self.db.execute(sql, params) as cursor:
-            return list(await cursor.fetchall())
+        # execute_fetchall runs the statement to its end in one step: a statement left open
+        # between steps would keep a read transaction that another coroutine's write then
+        # cannot upgrade once another process has written ("database is locked" at once).
+        return await _retry_locked(lambda: self.db.execute_fetchall(sql, params))
 
     async def _write(self, sql: str, params: Sequence[Any]) -> list[Any]:
         self._round_trips += 1
         async with self._bulk:
             try:
-                async with self.db.execute(sql, params) as cursor:
-                    return list(await cursor.fetchall())
+                return await _retry_locked(lambda: self.db.execute_fetchall(sql, params))
             except aiosqlite.IntegrityError as exc:
                 raise DuplicateKeyError(str(exc)) from None
 

@@ -1,11 +1,12 @@
-"""The OS side of executions: pre-started interpreters, one per execution.
+"""The OS side of executions: processes started ahead of time, one per execution.
 
-Each script runs in its own process, in its own session (so cancelling kills the
-whole tree), in a fresh temporary directory, with an environment built from
-nothing (no store location, no credentials) and resource limits the process sets
-on itself before it reads the script. The job (token, script, inputs) arrives over
-stdin only after an execution was claimed; log lines and the outcome come back as
-JSON lines on a separate pipe, while raw stdout/stderr are captured as well.
+Each script runs in its own process, forked from a warm fork server (``zygote.py``)
+so it starts in milliseconds, in its own session (so cancelling kills the whole
+tree), in a fresh temporary directory, with an environment built from nothing (no
+store location, no credentials) and resource limits the process sets on itself
+before it reads the script. The job (token, script, inputs) arrives over stdin only
+after an execution was claimed; log lines and the outcome come back as JSON lines on
+a separate pipe, while raw stdout/stderr are captured as well.
 """
 
 from __future__ import annotations

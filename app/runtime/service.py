@@ -12,7 +12,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from app.records.errors import ConflictError, InvalidInputError
-from app.records.permissions import SYSTEM, Operation, Principal, authorize
+from app.records.permissions import Operation, Principal, authorize
 from app.records.values import now
 from app.runtime import leases
 from app.runtime.logs import LEVELS, ExecutionLog
@@ -226,9 +226,4 @@ class Runtime:
         await self.engine.auth.revoke_execution(execution_id)
 
 
-async def runtime_of(engine: Engine) -> Runtime:
-    runtime: Runtime = engine.services["runtime"]
-    return runtime
-
-
-__all__ = ["MAX_WAIT_SECONDS", "SYSTEM", "Runtime", "engine_url"]
+__all__ = ["MAX_WAIT_SECONDS", "Runtime", "engine_url"]

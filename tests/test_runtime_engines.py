@@ -69,9 +69,11 @@ async def test_two_engines_never_run_one_execution_twice(
         second.stop()
 
 
-def _serve(port: int, data_dir: Path, store_name: str, mongo_uri: str | None, database: str) -> subprocess.Popen[bytes]:
+def _serve(
+    port: int, data_dir: Path, store_name: str, mongo_uri: str | None, database: str, workers: int = 1
+) -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ENGINE_") and k != "MONGODB_URI"}
-    env.update({"ENGINE_ADMIN_USER": ADMIN, "ENGINE_ADMIN_PASSWORD": ADMIN_PASSWORD, "ENGINE_WORKERS": "1"})
+    env.update({"ENGINE_ADMIN_USER": ADMIN, "ENGINE_ADMIN_PASSWORD": ADMIN_PASSWORD, "ENGINE_WORKERS": str(workers)})
     if store_name == "mongodb" and mongo_uri:
         env.update({"MONGODB_URI": mongo_uri, "ENGINE_MONGODB_DATABASE": database})
     return subprocess.Popen(
@@ -192,3 +194,49 @@ async def test_stopping_an_engine_ends_its_running_executions(
     finally:
         if not stopped:
             running.stop()
+
+
+async def test_two_engine_processes_on_one_store_run_each_execution_once(
+    store_name: str, request: pytest.FixtureRequest, tmp_path: Path, unique: str
+) -> None:
+    mongo_uri = _store(store_name, request)
+    database = f"engine_pair_{unique.strip('-')}"
+    ports = [_free_port(), _free_port()]
+    first = _serve(ports[0], tmp_path / "data", store_name, mongo_uri, database, workers=2)
+    second: subprocess.Popen[bytes] | None = None
+    try:
+        await _healthy(f"http://127.0.0.1:{ports[0]}", first)  # the first creates the admin, alone
+        second = _serve(ports[1], tmp_path / "data", store_name, mongo_uri, database, workers=2)
+        await _healthy(f"http://127.0.0.1:{ports[1]}", second)
+        urls = [f"http://127.0.0.1:{p}" for p in ports]
+        tokens = [await login(u) for u in urls]
+        clients = [
+            httpx.AsyncClient(base_url=u + "/api/latest", headers={"Authorization": f"Bearer {t}"}, timeout=60)
+            for u, t in zip(urls, tokens, strict=True)
+        ]
+        try:
+            await make_flow(
+                clients[0],
+                f"{unique}once",
+                "def handler(system, this, inputs):\n    system.message('run').save(text=this.id)\n",
+            )
+            count = 40 if store_name == "sqlite" else 12
+            started = await asyncio.gather(
+                *(clients[i % 2].post("/execution", json={"flow_name": f"{unique}once"}) for i in range(count))
+            )
+            ids = [r.json()["id"] for r in started]
+            ended = await asyncio.gather(*(until_ended(clients[i % 2], e, 120) for i, e in enumerate(ids)))
+            assert [e["status"] for e in ended] == ["ENDED_SUCCESS"] * count, [e.get("status_message") for e in ended]
+            listed = await clients[1].get(
+                "/message", params={"filter": '{"field": "name", "op": "eq", "value": "run"}', "fields": "text"}
+            )
+            runs = Counter(m["text"] for m in listed.json())
+            assert {i: runs[i] for i in ids} == dict.fromkeys(ids, 1)
+        finally:
+            for client in clients:
+                await client.aclose()
+    finally:
+        for proc in (first, second):
+            if proc is not None:
+                proc.terminate()
+                proc.wait(20)

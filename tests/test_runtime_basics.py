@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import signal
 import time
 from pathlib import Path
 
@@ -239,3 +241,38 @@ async def test_starting_with_bad_input_is_a_clear_4xx(api: httpx.AsyncClient, un
     assert (await api.get("/execution/not-an-id/log")).status_code == 404
     assert (await api.post("/execution/not-an-id/cancel")).status_code == 404
     assert (await api.get("/execution/not-an-id/wait", params={"wait": "-1"})).status_code == 422
+
+
+async def test_open_files_are_limited(api: httpx.AsyncClient, unique: str) -> None:
+    await make_flow(
+        api,
+        f"{unique}files",
+        """
+        def handler(system, this, inputs):
+            handles = []
+            try:
+                for i in range(1000):
+                    handles.append(open(f"f{i}", "w"))
+            except OSError as exc:
+                error = exc.strerror
+            for handle in handles:
+                handle.close()
+            this.save(output_value={"opened": len(handles), "error": error})
+        """,
+    )
+    done = await run_flow(api, f"{unique}files")
+    assert done["status"] == "ENDED_SUCCESS", done.get("status_message") or done
+    assert done["output_value"]["error"] == "Too many open files"
+    assert 200 < done["output_value"]["opened"] < 256
+
+
+async def test_executions_go_on_after_the_fork_server_dies(
+    api: httpx.AsyncClient, unique: str, engine_server: RunningEngine
+) -> None:
+    await make_flow(api, f"{unique}after", "def handler(system, this, inputs):\n    return this.success('fine')\n")
+    zygote = engine_server.engine.services["runtime"].workers.pool.zygote
+    assert zygote._proc is not None
+    os.kill(zygote._proc.pid, signal.SIGKILL)
+    await asyncio.sleep(0.5)
+    done = [await run_flow(api, f"{unique}after") for _ in range(3)]
+    assert [d["status"] for d in done] == ["ENDED_SUCCESS"] * 3, [d.get("message") for d in done]

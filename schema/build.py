@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from strawberry.extensions import DisableIntrospection, MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
+from strawberry.extensions import (
+    AddValidationRules,
+    DisableIntrospection,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    ValidationCache,
+)
 from strawberry.schema.config import StrawberryConfig
 
 from app.config import Settings
@@ -23,15 +31,22 @@ Subscription = subscription_type()
 def make_schema(settings: Settings | None = None) -> EngineSchema:
     """The schema with the protections ``settings`` ask for (depth, tokens, aliases, introspection)."""
     settings = settings or Settings()
-    depth, tokens, aliases = settings.graphql_max_depth, settings.graphql_max_tokens, settings.graphql_max_aliases
-    # Factories: strawberry builds a fresh extension per request.
-    extensions: list[Any] = [
-        lambda: QueryDepthLimiter(max_depth=depth),
-        lambda: MaxTokensLimiter(max_token_count=tokens),
-        lambda: MaxAliasesLimiter(max_alias_count=aliases),
+    tokens = settings.graphql_max_tokens
+    # The limit rules are built once: the validation cache keys on the rule classes.
+    rules = [
+        *QueryDepthLimiter(max_depth=settings.graphql_max_depth).validation_rules,
+        *MaxAliasesLimiter(max_alias_count=settings.graphql_max_aliases).validation_rules,
     ]
     if not settings.graphql_introspection:
-        extensions.append(DisableIntrospection)
+        rules.extend(DisableIntrospection().validation_rules)
+    # Factories: strawberry builds fresh extensions per request. Clients send the same few
+    # documents again and again, so each is parsed and validated once.
+    extensions: list[Any] = [
+        lambda: MaxTokensLimiter(max_token_count=tokens),
+        lambda: AddValidationRules(rules),
+        lambda: ParserCache(maxsize=1000),
+        lambda: ValidationCache(maxsize=1000),
+    ]
     return EngineSchema(
         query=Query,
         mutation=Mutation,

@@ -69,32 +69,62 @@ def _register(cls: Any) -> Any:
 
 
 def _relation(shown: Shown) -> Any:
-    assert shown.target is not None
-    target, key = shown.target.name, shown.field.name
+    assert shown.target is not None and shown.relation is not None
+    target, key, relation = shown.target.name, shown.field.name, shown.relation
 
-    async def resolve(root: Rec, info: strawberry.Info) -> Any:
-        ref = root.doc.get(key)
-        if not ref:
-            return None
+    async def load(root: Rec, info: strawberry.Info) -> Rec | None:
         context: Context = info.context
-        doc = await context.loaders.record(target).load(ref)
+        doc = await context.loaders.record(target).load(root.doc[key])
         return None if doc is None else Rec(target, doc)
+
+    # Not a coroutine function: what a listing loaded ahead is returned as it is,
+    # anything else is an awaitable batched by the request's DataLoader.
+    def resolve(root: Rec, info: strawberry.Info) -> Any:
+        if root.related is not None and relation in root.related:
+            return root.related[relation]
+        if not root.doc.get(key):
+            return None
+        return load(root, info)
 
     resolve.__annotations__ = {"info": strawberry.Info, "return": f"{type_name(target)} | None"}
     return strawberry.field(resolver=resolve, description=f"The {target} of {shown.field.name}.")
 
 
-async def _metadata(root: Rec, info: strawberry.Info) -> list[Metadata]:
+async def _load_metadata(root: Rec, info: strawberry.Info) -> list[dict[str, Any]]:
+    if root.meta is not None:
+        return root.meta
     context: Context = info.context
-    return [metadata_of(m) for m in await context.loaders.metadata().load(root.doc["id"])]
+    entries: list[dict[str, Any]] = await context.loaders.metadata().load(root.doc["id"])
+    return entries
 
 
-async def _metadata_entry(root: Rec, info: strawberry.Info, key: str) -> Metadata | None:
-    context: Context = info.context
-    for m in await context.loaders.metadata().load(root.doc["id"]):
-        if m["key"] == key:
-            return metadata_of(m)
-    return None
+def _metadata(root: Rec, info: strawberry.Info) -> Any:
+    if root.meta is not None:
+        return [metadata_of(m) for m in root.meta]
+
+    async def load() -> list[Metadata]:
+        return [metadata_of(m) for m in await _load_metadata(root, info)]
+
+    return load()
+
+
+_metadata.__annotations__["return"] = list[Metadata]
+
+
+def _metadata_entry(root: Rec, info: strawberry.Info, key: str) -> Any:
+    def pick(entries: list[dict[str, Any]]) -> Metadata | None:
+        return next((metadata_of(m) for m in entries if m["key"] == key), None)
+
+    if root.meta is not None:
+        return pick(root.meta)
+
+    async def load() -> Metadata | None:
+        return pick(await _load_metadata(root, info))
+
+    return load()
+
+
+_metadata_entry.__annotations__["return"] = Metadata | None
 
 
 def _fields(shown: tuple[Shown, ...]) -> tuple[dict[str, Any], dict[str, Any]]:

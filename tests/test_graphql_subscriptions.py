@@ -155,3 +155,22 @@ async def test_execution_errors(gql: GraphqlClient, unique: str) -> None:
     with pytest.raises(GraphqlError) as bad:
         await gql.run('mutation { cancelExecution(id: "00000000-0000-4000-8000-000000000000") { uuid } }')
     assert bad.value.code == "NOT_FOUND"
+
+
+async def test_cancel_execution(gql: GraphqlClient, unique: str) -> None:
+    sleeper = "import time\n\ndef handler(system, this, inputs):\n    time.sleep(60)\n"
+    await gql.run(
+        "mutation($n: String!, $s: String!) { saveFlow(name: $n, input: {script: $s}) { created } }",
+        {"n": unique, "s": sleeper},
+    )
+    run = (await gql.run("mutation($f: String!) { startExecution(flow: $f) { id } }", {"f": unique}))["startExecution"]
+    for _ in range(300):
+        status = (await gql.run("query($id: ID!) { execution(id: $id) { status } }", {"id": run["id"]}))["execution"]
+        if status["status"] == "RUNNING":
+            break
+        await asyncio.sleep(0.1)
+    cancelled = await gql.run("mutation($id: ID!) { cancelExecution(id: $id) { status message } }", {"id": run["id"]})
+    assert cancelled["cancelExecution"]["status"] == "ENDED_CANCELLED"
+    with pytest.raises(GraphqlError) as again:
+        await gql.run("mutation($id: ID!) { cancelExecution(id: $id) { status } }", {"id": run["id"]})
+    assert again.value.code == "CONFLICT"

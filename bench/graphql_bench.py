@@ -20,6 +20,7 @@ import argparse
 import asyncio
 import json
 import sqlite3
+import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
@@ -27,6 +28,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+
+# Run as a script (make bench) or as a module: the repository root holds app/ and tests/.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from app.records.permissions import SYSTEM
 from app.records.values import new_id, now

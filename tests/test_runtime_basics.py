@@ -276,3 +276,26 @@ async def test_executions_go_on_after_the_fork_server_dies(
     await asyncio.sleep(0.5)
     done = [await run_flow(api, f"{unique}after") for _ in range(3)]
     assert [d["status"] for d in done] == ["ENDED_SUCCESS"] * 3, [d.get("message") for d in done]
+
+
+async def test_a_long_traceback_and_long_lines_survive(api: httpx.AsyncClient, unique: str) -> None:
+    await make_flow(
+        api,
+        f"{unique}deep",
+        """
+        def dive(n):
+            if n == 0:
+                raise ValueError("x" * 50000)
+            dive(n - 1)
+
+        def handler(system, this, inputs):
+            print("y" * 100000)
+            dive(200)
+        """,
+    )
+    done = await run_flow(api, f"{unique}deep")
+    assert done["status"] == "ENDED_ERROR"
+    assert done["message"].startswith("ValueError: xxx")
+    assert "in dive" in done["status_message"]
+    lines = await log_of(api, done["id"])
+    assert lines and set(lines[0]["message"]) == {"y"}

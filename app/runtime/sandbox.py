@@ -27,6 +27,7 @@ from app.runtime.zygote import Child, Zygote
 log = logging.getLogger("engine.runtime")
 
 MAX_LINE = 16 * 1024
+MAX_MESSAGE = 1024 * 1024  # a control message (a result with its traceback) may be long
 READ_CHUNK = 64 * 1024
 
 LogLine = tuple[str, str, str | None]  # (level, message, at)
@@ -99,7 +100,7 @@ class Sandbox:
                 await on_log(lines)
 
         async def control() -> None:
-            async for batch in _lines(child.control):
+            async for batch in _lines(child.control, MAX_MESSAGE):
                 out: list[LogLine] = []
                 for raw in batch:
                     try:
@@ -165,7 +166,7 @@ def _hand_over(fd: int, payload: bytes) -> None:
         os.close(fd)
 
 
-async def _lines(stream: asyncio.StreamReader) -> Any:
+async def _lines(stream: asyncio.StreamReader, longest: int = MAX_LINE * 4) -> Any:
     """Batches of complete lines as they arrive (a final partial line at the end)."""
     pending = b""
     while True:
@@ -174,7 +175,7 @@ async def _lines(stream: asyncio.StreamReader) -> Any:
             break
         pending += chunk
         *lines, pending = pending.split(b"\n")
-        if len(pending) > MAX_LINE * 4:  # a line without end: cut it rather than grow
+        if len(pending) > longest:  # a line without end: cut it rather than grow
             lines.append(pending)
             pending = b""
         if lines:

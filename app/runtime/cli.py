@@ -40,7 +40,7 @@ def run(
     input_json: Annotated[
         str | None, typer.Option("--input", help="The inputs as a JSON object, e.g. '{\"n\": 3}'.")
     ] = None,
-    name: Annotated[str | None, typer.Option(help="A name for the execution [default: the flow's].")] = None,
+    name: Annotated[str | None, typer.Option(help="A name for the execution (default: the flow's name).")] = None,
     url: Annotated[str, typer.Option(envvar="ENGINE_URL", help="Engine's address.")] = "http://127.0.0.1:8000",
     token: Annotated[str | None, typer.Option(envvar="ENGINE_TOKEN", help="A token to act with.")] = None,
     user: Annotated[str | None, typer.Option(envvar="ENGINE_USER", help="User to sign in as.")] = None,

@@ -26,6 +26,7 @@ import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import Future
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -34,10 +35,10 @@ import uvicorn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from app.config import Settings  # noqa: E402
-from app.engine import Engine  # noqa: E402
-from app.main import create_app  # noqa: E402
-from app.records.values import format_time  # noqa: E402
+from app.config import Settings
+from app.engine import Engine
+from app.main import create_app
+from app.records.values import format_time
 
 KIND = "setting"
 PASSWORD = "bench-password-123"
@@ -104,7 +105,7 @@ def ms(seconds: float) -> str:
 
 def bulk(server: Server, count: int, prefix: str) -> list[str]:
     names = [f"{prefix}{i:06d}" for i in range(count)]
-    stamp = format_time(__import__("datetime").datetime.now(__import__("datetime").UTC))
+    stamp = format_time(datetime.now(UTC))
     for start in range(0, count, 10_000):
         docs = [
             {
@@ -123,7 +124,7 @@ def bulk(server: Server, count: int, prefix: str) -> list[str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rounds", type=int, default=500, help="timed requests per figure")
+    parser.add_argument("--rounds", type=int, default=1000, help="timed requests per figure")
     parser.add_argument("--big", type=int, default=100_000, help="records of the kind for the second save figure")
     args = parser.parse_args()
     rounds = args.rounds
@@ -155,7 +156,7 @@ def run(server: Server, db_path: Path, rounds: int, big: int) -> dict[str, str]:
 
     def direct_get() -> None:
         row = db.execute(
-            f'SELECT id, doc FROM "{KIND}" WHERE json_extract(doc, \'$.name\') = ? '
+            f"SELECT id, doc FROM \"{KIND}\" WHERE json_extract(doc, '$.name') = ? "
             "AND json_extract(doc, '$.alive') = 1 ORDER BY json_extract(doc, '$.created_at') DESC, id LIMIT 1",
             [rng.choice(names)],
         ).fetchone()
@@ -168,14 +169,20 @@ def run(server: Server, db_path: Path, rounds: int, big: int) -> dict[str, str]:
 
     def direct_list() -> None:
         rows = db.execute(
-            f'SELECT id, doc FROM "{KIND}" WHERE json_extract(doc, \'$.alive\') = 1 '
+            f"SELECT id, doc FROM \"{KIND}\" WHERE json_extract(doc, '$.alive') = 1 "
             "ORDER BY json_extract(doc, '$.created_at'), id LIMIT 100 OFFSET ?",
             [rng.randrange(800)],
         ).fetchall()
         [json.loads(r[1]) for r in rows]
 
+    def health() -> None:
+        assert httpx_get(server.url + "/health").status_code == 200
+
+    httpx_get = client.get
+    floor = p50(timed(health, rounds))
     get_rest, get_direct = p50(timed(rest_get, rounds)), p50(timed(direct_get, rounds))
     list_rest, list_direct = p50(timed(rest_list, rounds)), p50(timed(direct_list, rounds))
+    figures["HTTP floor (GET /health: no token, one store ping) p50"] = ms(floor)
     figures["GET by name, REST p50"] = ms(get_rest)
     figures["GET by name, direct SQLite p50"] = ms(get_direct)
     figures["GET by name, REST / direct"] = f"{get_rest / get_direct:.1f}x"

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+
 import httpx
 import pytest
 from starlette.routing import BaseRoute, Mount, Route
 
-from tests.servers import ADMIN, ADMIN_PASSWORD, RunningEngine
+from app.auth.tokens import PRINCIPAL_CACHE_SECONDS
+from tests.servers import ADMIN, ADMIN_PASSWORD, RunningEngine, start_engine
 
 LOGIN = "/api/latest/auth/login"
 
@@ -153,3 +157,25 @@ async def test_every_route_but_the_public_ones_needs_a_token(
         _unauthorized(await anon.request(method, path, content=b"{not json", params={"bogus": "1"}))
         checked += 1
     assert checked >= 12
+
+
+async def test_a_logout_reaches_other_engine_processes_within_the_cache_time(
+    engine_server: RunningEngine, anon: httpx.AsyncClient
+) -> None:
+    """Each process trusts a resolved token for PRINCIPAL_CACHE_SECONDS; its own changes
+    drop that at once, another process's within that time."""
+    other = start_engine(engine_server.settings)  # the same store, another Engine
+    try:
+        token = (await anon.post(LOGIN, json={"user_name": ADMIN, "password": ADMIN_PASSWORD})).json()["token"]
+        headers = {"Authorization": f"Bearer {token}"}
+        async with httpx.AsyncClient(base_url=other.url) as there:
+            assert (await there.get("/api/latest/auth/me", headers=headers)).status_code == 200
+            assert (await anon.post("/api/latest/auth/logout", headers=headers)).status_code == 200
+            _unauthorized(await anon.get("/api/latest/auth/me", headers=headers))
+            started = time.monotonic()
+            while (await there.get("/api/latest/auth/me", headers=headers)).status_code == 200:
+                assert time.monotonic() - started < PRINCIPAL_CACHE_SECONDS + 1, "the other process kept the token"
+                await asyncio.sleep(0.1)
+            _unauthorized(await there.get("/api/latest/auth/me", headers=headers))
+    finally:
+        other.stop()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -14,13 +15,20 @@ from app.records.kinds import KINDS
 from app.records.permissions import Permission, Principal
 from app.records.service import LIVE, Records, render
 from app.records.values import format_time, new_id, now, parse_time
-from app.store.base import Doc
+from app.store.base import Change, Doc
 from app.store.tree import And, Compare, IndexSpec, Op, Query
 
 TOKENS = "token"
 COOKIE = "engine_token"
 MAX_FAILED_LOGINS = 5
 LOCKOUT = timedelta(minutes=5)
+# How long a resolved token is trusted without asking the store again: it saves two
+# round trips on every request. Changes made through this process (logout, a user
+# deactivated, a role edited) drop the cache at once; other Engine processes sharing
+# the store see them within this time.
+PRINCIPAL_CACHE_SECONDS = 2.0
+_MAX_CACHED = 10_000
+_AUTH_COLLECTIONS = frozenset({TOKENS, "user", "role"})
 
 
 def token_hash(token: str) -> str:
@@ -39,6 +47,15 @@ class Auth:
         self.records = records
         self.store = records.store
         self.token_ttl = token_ttl
+        # token hash -> (monotonic deadline, token expiry, principal)
+        self._cache: dict[str, tuple[float, str, Principal]] = {}
+        self._generation = 0
+        self.store.changes.listen(self._forget)
+
+    def _forget(self, change: Change) -> None:
+        if change.collection in _AUTH_COLLECTIONS:
+            self._generation += 1
+            self._cache.clear()
 
     async def setup(self) -> None:
         await self.store.ensure_collection(
@@ -110,7 +127,12 @@ class Auth:
         """The principal a token stands for, or AuthenticationError."""
         if not token:
             raise AuthenticationError("sign in first: send Authorization: Bearer <token> or the login cookie")
-        found = await self.store.find(TOKENS, Query(Compare("token_hash", Op.EQ, token_hash(token)), None, (), 0, 1))
+        hashed = token_hash(token)
+        cached = self._cache.get(hashed)
+        if cached is not None and cached[0] > time.monotonic() and cached[1] > now():
+            return cached[2]
+        generation = self._generation
+        found = await self.store.find(TOKENS, Query(Compare("token_hash", Op.EQ, hashed), None, (), 0, 1))
         if not found or found[0]["expires_at"] <= now():
             raise AuthenticationError("the token is unknown, revoked or expired; sign in again")
         entry = found[0]
@@ -119,7 +141,13 @@ class Auth:
         )
         if not users or users[0].get("is_active") is False:
             raise AuthenticationError("the token's user no longer exists or is inactive")
-        return await self.principal_for(users[0], execution_id=entry.get("execution_id"), token_id=entry["id"])
+        principal = await self.principal_for(users[0], execution_id=entry.get("execution_id"), token_id=entry["id"])
+        # Not if a change came in meanwhile: what was read may be stale already.
+        if generation == self._generation:
+            if len(self._cache) >= _MAX_CACHED:
+                self._cache.clear()
+            self._cache[hashed] = (time.monotonic() + PRINCIPAL_CACHE_SECONDS, entry["expires_at"], principal)
+        return principal
 
     async def principal_for(
         self, user: Doc, *, execution_id: str | None = None, token_id: str | None = None

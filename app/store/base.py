@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -33,8 +33,15 @@ class ChangeHub:
 
     def __init__(self) -> None:
         self._queues: set[asyncio.Queue[Change]] = set()
+        self._listeners: list[Callable[[Change], None]] = []
+
+    def listen(self, callback: Callable[[Change], None]) -> None:
+        """Call ``callback`` with every change, synchronously as it is published (keep it cheap)."""
+        self._listeners.append(callback)
 
     def publish(self, change: Change) -> None:
+        for listener in self._listeners:
+            listener(change)
         for queue in self._queues:
             if queue.qsize() < 10_000:  # a stalled subscriber must not grow memory forever
                 queue.put_nowait(change)

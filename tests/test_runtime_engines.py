@@ -240,3 +240,32 @@ async def test_two_engine_processes_on_one_store_run_each_execution_once(
             if proc is not None:
                 proc.terminate()
                 proc.wait(20)
+
+
+async def test_higher_priority_flows_run_first(
+    store_name: str, request: pytest.FixtureRequest, tmp_path: Path, unique: str
+) -> None:
+    running = start_engine(store_settings(store_name, _store(store_name, request), tmp_path / "data", workers=1))
+    try:
+        token = await login(running.url)
+        async with httpx.AsyncClient(
+            base_url=running.url + "/api/latest", headers={"Authorization": f"Bearer {token}"}, timeout=60
+        ) as api:
+            await make_flow(
+                api, f"{unique}busy", "import time\ndef handler(system, this, inputs):\n    time.sleep(1)\n"
+            )
+            await make_flow(api, f"{unique}low", "def handler(system, this, inputs):\n    pass\n", priority=1)
+            await make_flow(api, f"{unique}high", "def handler(system, this, inputs):\n    pass\n", priority=9)
+            busy = (await api.post("/execution", json={"flow_name": f"{unique}busy"})).json()["id"]
+            deadline = time.monotonic() + 30
+            while (await api.get(f"/execution/{busy}")).json()["status"] == "PENDING":
+                assert time.monotonic() < deadline
+                await asyncio.sleep(0.02)
+            ids = [
+                (await api.post("/execution", json={"flow_name": f"{unique}{name}"})).json()["id"]
+                for name in ("low", "low", "high")
+            ]
+            ended = [await until_ended(api, i) for i in ids]
+        assert ended[2]["started_at"] < ended[0]["started_at"] < ended[1]["started_at"], ended
+    finally:
+        running.stop()

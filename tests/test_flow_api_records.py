@@ -193,3 +193,18 @@ async def test_connect_from_outside_engine(
         "output": {"n": 2},
         "failed": "ENDED_ERROR",
     }
+
+
+def test_flow_api_stands_alone() -> None:
+    """flow_api runs in the sandbox and on users' machines: it must not need Engine's own package."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = str(Path(flow_api.__file__).resolve().parent.parent)
+    probe = (
+        "import sys; sys.path.insert(0, sys.argv[1]); import flow_api, flow_api._runner, flow_api._zygote; "
+        "print(sorted(m for m in sys.modules if m == 'app' or m.startswith('app.')))"
+    )
+    out = subprocess.run([sys.executable, "-I", "-c", probe, root], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -36,6 +36,13 @@ def _name_fields(message: str) -> str:
     return f"{message} (Engine field {', '.join(snakes)})" if snakes else message
 
 
+class RuntimeMissingError(EngineError):
+    """The flow runtime is not running in this Engine (executions need it)."""
+
+    status = 503
+    code = "UNAVAILABLE"
+
+
 def classify(error: GraphQLError) -> None:
     """Give ``error`` its Engine error code, in place."""
     original = error.original_error

@@ -12,9 +12,10 @@ from app.records.errors import AuthenticationError, EngineError
 from app.records.kinds import KINDS, Kind
 from schema.connections import Rec
 from schema.context import Context
+from schema.errors import RuntimeMissingError
 from schema.ids import from_global, record_id, type_name
 from schema.inputs import record_values
-from schema.objects import Metadata, Record, RuntimeMissingError, metadata_of
+from schema.objects import Metadata, Record, metadata_of
 from schema.scalars import JSON, DateTime
 
 

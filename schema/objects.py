@@ -12,11 +12,12 @@ from typing import Any
 
 import strawberry
 
-from app.records.errors import EngineError
 from app.records.kinds import KINDS, FieldType, Kind
 from app.store.tree import Compare, Op
+from schema import inputs as _inputs
 from schema.connections import Page, PageInfo, Rec, connection
 from schema.context import Context
+from schema.errors import RuntimeMissingError
 from schema.ids import type_name
 from schema.names import Shown, shown_fields
 from schema.scalars import JSON, DateTime
@@ -221,11 +222,6 @@ async def _log(root: Rec, info: strawberry.Info) -> list[LogLine]:
     return [LogLine(at=x.get("at"), level=x.get("level"), message=x.get("message")) for x in lines]
 
 
-class RuntimeMissingError(EngineError):
-    status = 503
-    code = "UNAVAILABLE"
-
-
 def _object(kind: Kind) -> Any:
     name = type_name(kind.name)
     own = tuple(s for s in shown_fields(kind.name) if s.field.name not in COMMON)
@@ -279,8 +275,6 @@ EDGES = {k: _edge(kind) for k, kind in KINDS.items()}
 CONNECTIONS = {k: _connection(kind) for k, kind in KINDS.items()}
 
 # The input types connection arguments name, resolvable in this module's namespace.
-from schema import inputs as _inputs  # noqa: E402
-
 for _name, _value in vars(_inputs).items():
     if _name.endswith(("Filter", "Order", "Field", "Input")) and _name not in globals():
         globals()[_name] = _value

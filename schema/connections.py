@@ -8,7 +8,6 @@ page costs one query however deep into the listing it is.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 import json
@@ -16,9 +15,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import strawberry
-from strawberry.types.nodes import SelectedField
 
-from app.records.errors import InvalidInputError, PermissionDenied
+from app.records.errors import InvalidInputError
 from app.records.filters import parse_order
 from app.records.kinds import KINDS
 from app.records.service import MAX_LIMIT
@@ -26,68 +24,12 @@ from app.records.values import coerce
 from app.store.base import Doc
 from app.store.tree import And, Compare, Node, Op, Or
 from schema.context import Context
-from schema.ids import to_global
 from schema.inputs import NOTHING, compile_filter, order_text
-from schema.names import Shown, camel, doc_keys, shown_fields
+from schema.records import Rec, prefetch
 from schema.selection import below, record_fields, under
 
 DEFAULT_PAGE = 100
 Keys = tuple[tuple[str, bool], ...]
-
-
-class Rec:
-    """A record as resolvers see it: its kind, its document, and what a listing
-    loaded for it ahead (related records by relation name, its metadata)."""
-
-    __slots__ = ("doc", "kind", "meta", "related")
-
-    def __init__(self, kind: str, doc: Doc) -> None:
-        self.kind = kind
-        self.doc = doc
-        self.related: dict[str, Rec | None] | None = None
-        self.meta: list[Doc] | None = None
-
-    def __getattr__(self, name: str) -> Any:
-        # Only reached for names that are not slots: the record's plain fields.
-        if name.startswith("__"):
-            raise AttributeError(name)  # protocols (__await__, ...) are not fields
-        if name == "id":
-            return to_global(self.kind, self.doc["id"])
-        return self.doc.get(doc_keys(self.kind).get(name, name))
-
-
-async def prefetch(context: Context, kind: str, recs: list[Rec], fields: list[SelectedField]) -> None:
-    """Load the relations and metadata a page's nodes select, one query each, so the
-    node resolvers answer from memory instead of through a DataLoader per field."""
-    if not recs:
-        return
-    names = {f.name for f in fields}
-    principal = await context.principal()
-    records = context.engine.records
-    wanted = [s for s in shown_fields(kind) if s.relation and s.target is not None and camel(s.relation) in names]
-
-    async def related(shown: Shown) -> tuple[Shown, dict[str, Doc]]:
-        assert shown.target is not None
-        ids = [r.doc[shown.field.name] for r in recs if r.doc.get(shown.field.name)]
-        try:
-            return shown, await records.get_many(principal, shown.target.name, ids)
-        except PermissionDenied:
-            return shown, {}  # relations the principal may not read show as null
-
-    async def metadata() -> dict[str, list[Doc]] | None:
-        if not names & {"metadata", "metadataEntry"}:
-            return None
-        return await records.metadata_for([r.doc["id"] for r in recs])
-
-    found, meta = await asyncio.gather(asyncio.gather(*(related(s) for s in wanted)), metadata())
-    for rec in recs:
-        rec.related = {}
-        for shown, docs in found:
-            assert shown.relation is not None and shown.target is not None
-            doc = docs.get(rec.doc.get(shown.field.name) or "")
-            rec.related[shown.relation] = None if doc is None else Rec(shown.target.name, doc)
-        if meta is not None:
-            rec.meta = meta.get(rec.doc["id"], [])
 
 
 @strawberry.type(description="Where a page is in a listing.")
@@ -252,7 +194,7 @@ async def connection(
             **state,
         )
         more = bool(probe.items)
-    edges = [Edge(Rec(kind, d), keys) for d in items]
+    edges = [Edge(Rec(kind, d, context), keys) for d in items]
     await prefetch(context, kind, [e.node for e in edges], node_fields)
 
     async def count() -> int:

@@ -10,12 +10,12 @@ import strawberry
 from app.auth.tokens import COOKIE
 from app.records.errors import AuthenticationError, EngineError
 from app.records.kinds import KINDS, Kind
-from schema.connections import Rec
 from schema.context import Context
 from schema.errors import RuntimeMissingError
 from schema.ids import from_global, record_id, type_name
 from schema.inputs import record_values
-from schema.objects import Metadata, Record, metadata_of
+from schema.objects import Record
+from schema.records import Metadata, Rec, metadata_of
 from schema.scalars import JSON, DateTime
 
 
@@ -23,7 +23,7 @@ def _create(kind: Kind) -> Any:
     async def resolve(info: strawberry.Info, input: Any) -> Any:
         context: Context = info.context
         doc = await context.engine.records.create(await context.principal(), kind.name, record_values(input))
-        return Rec(kind.name, doc)
+        return Rec(kind.name, doc, context)
 
     t = type_name(kind.name)
     resolve.__annotations__ = {"info": strawberry.Info, "input": f"{t}Input", "return": t}
@@ -48,7 +48,7 @@ def _save(kind: Kind) -> Any:
         doc, created = await context.engine.records.save(
             await context.principal(), kind.name, name, record_values(input)
         )
-        return payload(record=Rec(kind.name, doc), created=created)
+        return payload(record=Rec(kind.name, doc, context), created=created)
 
     resolve.__annotations__ = {"info": strawberry.Info, "name": str, "input": f"{t}Input | None", "return": payload}
     resolve.__module__ = "schema.objects"
@@ -65,7 +65,7 @@ def _update(kind: Kind) -> Any:
         doc = await context.engine.records.update(
             await context.principal(), kind.name, record_id(kind.name, id), record_values(patch)
         )
-        return Rec(kind.name, doc)
+        return Rec(kind.name, doc, context)
 
     t = type_name(kind.name)
     resolve.__annotations__ = {"info": strawberry.Info, "id": strawberry.ID, "patch": f"{t}Input", "return": t}
@@ -79,13 +79,14 @@ async def _delete_record(info: strawberry.Info, id: strawberry.ID, permanently: 
     kind, uuid_ = from_global(id)
     context: Context = info.context
     doc = await context.engine.records.delete(await context.principal(), kind, uuid_, permanently=permanently)
-    return Rec(kind, doc)
+    return Rec(kind, doc, context)
 
 
 async def _restore_record(info: strawberry.Info, id: strawberry.ID) -> Record:
     kind, uuid_ = from_global(id)
     context: Context = info.context
-    return Rec(kind, await context.engine.records.restore(await context.principal(), kind, uuid_))
+    doc = await context.engine.records.restore(await context.principal(), kind, uuid_)
+    return Rec(kind, doc, context)
 
 
 @strawberry.type(description="The metadata entry as set, and whether it was new.")
@@ -140,7 +141,9 @@ async def _login(info: strawberry.Info, user_name: str, password: str) -> LoginP
             max_age=int(context.engine.auth.token_ttl.total_seconds()),
             path="/",
         )
-    return LoginPayload(token=done.token, expires_at=DateTime(done.expires_at), user_record=Rec("user", done.user))
+    return LoginPayload(
+        token=done.token, expires_at=DateTime(done.expires_at), user_record=Rec("user", done.user, context)
+    )
 
 
 async def _logout(info: strawberry.Info) -> bool:
@@ -188,7 +191,7 @@ async def _start_execution(
     doc = await runtime.start_execution(
         await context.principal(), flow_id=flow_id, flow_name=flow_name, input_value=inputs, name=name, wait=wait
     )
-    return Rec("execution", doc)
+    return Rec("execution", doc, context)
 
 
 _start_execution.__annotations__["return"] = "Execution"
@@ -199,7 +202,7 @@ async def _cancel_execution(info: strawberry.Info, id: strawberry.ID) -> Any:
     context: Context = info.context
     runtime = _runtime(context)
     doc = await runtime.cancel(await context.principal(), record_id("execution", id))
-    return Rec("execution", doc)
+    return Rec("execution", doc, context)
 
 
 _cancel_execution.__annotations__["return"] = "Execution"

@@ -2,8 +2,9 @@
 
 Every record type implements ``Node`` (``id`` is the global id, base64 of
 ``"<Type>:<uuid>"``) and ``Record`` (the common fields, the users and project it
-points at, and its metadata). Relations load through the request's DataLoaders:
-one query per relation and level, whatever the page size.
+points at, and its metadata). Relations and metadata are attributes of
+``schema.records.Rec``: loaded ahead for a whole page by listings, else batched by the
+request's DataLoaders -- one query per relation and level, whatever the page size.
 """
 
 from __future__ import annotations
@@ -15,11 +16,12 @@ import strawberry
 from app.records.kinds import KINDS, FieldType, Kind
 from app.store.tree import Compare, Op
 from schema import inputs as _inputs
-from schema.connections import Page, PageInfo, Rec, connection
+from schema.connections import Page, PageInfo, connection
 from schema.context import Context
 from schema.errors import RuntimeMissingError
 from schema.ids import type_name
-from schema.names import Shown, shown_fields
+from schema.names import Shown, camel, shown_fields
+from schema.records import Metadata, Rec, metadata_of
 from schema.scalars import JSON, DateTime
 
 _PLAIN: dict[FieldType, Any] = {
@@ -43,14 +45,6 @@ class Node:
     id: strawberry.ID = strawberry.field(description='The global id: base64 of "<Type>:<uuid>", e.g. "Flow:<uuid>".')
 
 
-@strawberry.type(description="JSON data stored under a key on a record.")
-class Metadata:
-    key: str
-    data: JSON | None
-    created_at: DateTime | None
-    modified_at: DateTime | None
-
-
 @strawberry.type(description="One line of an execution's log.")
 class LogLine:
     at: DateTime | None
@@ -58,74 +52,13 @@ class LogLine:
     message: str | None
 
 
-def metadata_of(doc: dict[str, Any]) -> Metadata:
-    return Metadata(
-        key=doc["key"], data=doc.get("data"), created_at=doc.get("created_at"), modified_at=doc.get("modified_at")
-    )
-
-
 def _register(cls: Any) -> Any:
     globals()[cls.__name__] = cls
     return cls
 
 
-def _relation(shown: Shown) -> Any:
-    assert shown.target is not None and shown.relation is not None
-    target, key, relation = shown.target.name, shown.field.name, shown.relation
-
-    async def load(root: Rec, info: strawberry.Info) -> Rec | None:
-        context: Context = info.context
-        doc = await context.loaders.record(target).load(root.doc[key])
-        return None if doc is None else Rec(target, doc)
-
-    # Not a coroutine function: what a listing loaded ahead is returned as it is,
-    # anything else is an awaitable batched by the request's DataLoader.
-    def resolve(root: Rec, info: strawberry.Info) -> Any:
-        if root.related is not None and relation in root.related:
-            return root.related[relation]
-        if not root.doc.get(key):
-            return None
-        return load(root, info)
-
-    resolve.__annotations__ = {"info": strawberry.Info, "return": f"{type_name(target)} | None"}
-    return strawberry.field(resolver=resolve, description=f"The {target} of {shown.field.name}.")
-
-
-async def _load_metadata(root: Rec, info: strawberry.Info) -> list[dict[str, Any]]:
-    if root.meta is not None:
-        return root.meta
-    context: Context = info.context
-    entries: list[dict[str, Any]] = await context.loaders.metadata().load(root.doc["id"])
-    return entries
-
-
-def _metadata(root: Rec, info: strawberry.Info) -> Any:
-    if root.meta is not None:
-        return [metadata_of(m) for m in root.meta]
-
-    async def load() -> list[Metadata]:
-        return [metadata_of(m) for m in await _load_metadata(root, info)]
-
-    return load()
-
-
-_metadata.__annotations__["return"] = list[Metadata]
-
-
-def _metadata_entry(root: Rec, info: strawberry.Info, key: str) -> Any:
-    def pick(entries: list[dict[str, Any]]) -> Metadata | None:
-        return next((metadata_of(m) for m in entries if m["key"] == key), None)
-
-    if root.meta is not None:
-        return pick(root.meta)
-
-    async def load() -> Metadata | None:
-        return pick(await _load_metadata(root, info))
-
-    return load()
-
-
-_metadata_entry.__annotations__["return"] = Metadata | None
+async def _metadata_entry(root: Rec, info: strawberry.Info, key: str) -> Metadata | None:
+    return next((metadata_of(m) for m in await root.entries() if m["key"] == key), None)
 
 
 def _fields(shown: tuple[Shown, ...]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -137,15 +70,20 @@ def _fields(shown: tuple[Shown, ...]) -> tuple[dict[str, Any], dict[str, Any]]:
         annotations[s.python] = py if required else py | None
         extra = " (base64)" if s.field.type is FieldType.BYTES else ""
         values[s.python] = strawberry.field(description=(s.field.description or s.field.name) + extra)
-        if s.relation:
-            values[s.relation] = _relation(s)
+        if s.relation and s.target is not None:
+            # Plain attributes of Rec, resolved without a resolver call (see schema.records).
+            annotations[s.relation] = f"{type_name(s.target.name)} | None"
+            values[s.relation] = strawberry.field(
+                description=f"The {s.target.name} record that {camel(s.python)} points at."
+            )
     return annotations, values
 
 
 def _record_interface() -> Any:
     shown = tuple(s for s in shown_fields("flow") if s.field.name in COMMON)
     annotations, values = _fields(shown)
-    values["metadata"] = strawberry.field(resolver=_metadata, description="The record's metadata, oldest first.")
+    annotations["metadata"] = list[Metadata]
+    values["metadata"] = strawberry.field(description="The record's metadata, oldest first.")
     values["metadata_entry"] = strawberry.field(
         resolver=_metadata_entry, description="The metadata under key, or null."
     )

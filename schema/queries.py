@@ -8,11 +8,12 @@ import strawberry
 
 from app.records.errors import InvalidInputError, ResourceNotFoundError
 from app.records.kinds import KINDS, Kind
-from schema.connections import Rec, connection
+from schema.connections import connection
 from schema.context import Context
 from schema.ids import from_global, record_id, type_name
 from schema.names import camel
 from schema.objects import Node, list_arguments
+from schema.records import Rec
 from schema.selection import below, record_fields, under
 
 
@@ -32,7 +33,7 @@ def _one(kind: Kind) -> Any:
             fields=sorted(record_fields(kind.name, under(below(info)))),
             allow_deleted=include_deleted,
         )
-        return Rec(kind.name, doc)
+        return Rec(kind.name, doc, context)
 
     resolve.__annotations__ = {
         "info": strawberry.Info,
@@ -97,7 +98,7 @@ async def _node(info: strawberry.Info, id: strawberry.ID) -> Node | None:
         doc = await context.engine.records.get(await context.principal(), kind, uuid, allow_deleted=True)
     except ResourceNotFoundError:
         return None
-    return Rec(kind, doc)  # type: ignore[return-value]
+    return Rec(kind, doc, context)  # type: ignore[return-value]
 
 
 async def _viewer(info: strawberry.Info) -> Any:
@@ -105,7 +106,7 @@ async def _viewer(info: strawberry.Info) -> Any:
     principal = await context.principal()
     if principal.user_id is None:
         return None
-    return Rec("user", await context.engine.records.get(principal, "user", principal.user_id))
+    return Rec("user", await context.engine.records.get(principal, "user", principal.user_id), context)
 
 
 _viewer.__annotations__["return"] = "User | None"

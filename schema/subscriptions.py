@@ -15,11 +15,11 @@ import strawberry
 from app.records.errors import PermissionDenied, ResourceNotFoundError
 from app.records.kinds import KINDS
 from app.records.permissions import read_scope
-from schema.connections import Rec
 from schema.context import Context
 from schema.ids import record_id, to_global
 from schema.names import generic
 from schema.objects import OBJECTS, Record
+from schema.records import Rec
 
 ENDED = ("ENDED_SUCCESS", "ENDED_ERROR", "ENDED_CANCELLED")
 
@@ -85,7 +85,7 @@ async def _record_changed(
                 kind=RecordKind(change.collection),
                 id=strawberry.ID(to_global(change.collection, change.id)),
                 uuid=strawberry.ID(change.id),
-                record=None if doc is None else Rec(change.collection, doc),
+                record=None if doc is None else Rec(change.collection, doc, context),
             )
 
 
@@ -97,7 +97,7 @@ async def _execution_updated(info: strawberry.Info, id: strawberry.ID) -> AsyncG
     async with context.engine.store.changes.subscribe() as queue:
         # The state now first, so a subscriber never misses the end of a short run.
         doc = await records.get(principal, "execution", uuid, allow_deleted=True)
-        yield Rec("execution", doc)
+        yield Rec("execution", doc, context)
         while doc.get("status") not in ENDED:
             change = await queue.get()
             if change.collection != "execution" or change.id != uuid:
@@ -106,7 +106,7 @@ async def _execution_updated(info: strawberry.Info, id: strawberry.ID) -> AsyncG
                 doc = await records.get(principal, "execution", uuid, allow_deleted=True)
             except ResourceNotFoundError:
                 return
-            yield Rec("execution", doc)
+            yield Rec("execution", doc, context)
 
 
 # Generated types are values to mypy; strawberry reads the annotation at schema build.

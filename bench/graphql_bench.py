@@ -4,7 +4,7 @@
 
 Starts a real Engine on a fresh SQLite store (in this process, on its own thread and
 loop) with one flow and ``--records`` ended executions, each with one metadata entry,
-then measures requests per second, one client, one request at a time, of:
+then measures requests per second, one client, one request at a time, interleaved, of:
 
 - graphql: the page query of the no-N+1 test (``flow { name }``, ``createdBy { name }``,
   ``metadata { key data }``) over HTTP;
@@ -116,14 +116,21 @@ def _raw_page(db: sqlite3.Connection, flow_id: str, count: int) -> list[dict[str
     ]
 
 
-async def _rate(seconds: float, call: Callable[[], Awaitable[Any]]) -> float:
-    await call()  # warm
-    done = 0
-    started = time.perf_counter()
-    while time.perf_counter() - started < seconds:
-        await call()
-        done += 1
-    return done / (time.perf_counter() - started)
+async def _rates(seconds: float, calls: dict[str, Callable[[], Awaitable[Any]]], rounds: int = 20) -> dict[str, float]:
+    """Requests per second of each call, interleaved in short slices so that a machine
+    busy with other work weighs on all of them alike."""
+    done = dict.fromkeys(calls, 0)
+    spent = dict.fromkeys(calls, 0.0)
+    for call in calls.values():
+        await call()  # warm
+    for _ in range(rounds):
+        for name, call in calls.items():
+            started = time.perf_counter()
+            while time.perf_counter() - started < seconds / rounds:
+                await call()
+                done[name] += 1
+            spent[name] += time.perf_counter() - started
+    return {name: done[name] / spent[name] for name in calls}
 
 
 async def run(records: int, seconds: float) -> dict[str, float]:
@@ -153,11 +160,7 @@ async def run(records: int, seconds: float) -> dict[str, float]:
                 )
                 assert response.status_code == 200 and len(response.json()) == records
 
-            figures = {
-                "graphql": await _rate(seconds, graphql),
-                "raw": await _rate(seconds, raw),
-                "rest": await _rate(seconds, rest),
-            }
+            figures = await _rates(seconds, {"graphql": graphql, "raw": raw, "rest": rest})
         db.close()
         return figures
     finally:

@@ -203,3 +203,22 @@ async def test_huge_bodies_are_413(small: httpx.AsyncClient, unique: str) -> Non
     assert (await small.get(f"/setting/{unique}big", params={"by": "name"})).status_code == 404
     ok = await small.post("/setting", json={"name": f"{unique}ok", "value": "x" * (SMALL_BODY // 2)})
     assert ok.status_code == 201
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        rb'{"name": "\ud800"}',
+        rb'{"name": "ok-name", "value": "\udfff tail"}',
+        rb'{"name": "ok-name", "value": {"\ud83d": 1}}',
+        rb'{"name": "ok-name", "description": "x\ud83dy"}',
+    ],
+)
+async def test_lone_surrogates_are_refused_not_stored(api: httpx.AsyncClient, unique: str, body: bytes) -> None:
+    """JSON escapes can carry lone surrogates; stored, they broke every later listing of the kind."""
+    body = body.replace(b"ok-name", unique.encode() + b"s")
+    response = await api.post("/setting", content=body, headers={"content-type": "application/json"})
+    _error(response, 422, "BAD_INPUT", "surrogate")
+    assert (await api.get("/setting", params={"limit": "1000"})).status_code == 200
+    flt = '{"field": "name", "op": "like", "value": "\\ud800%"}'
+    _error(await api.get("/setting", params={"filter": flt}), 400, "INVALID_FILTER", "surrogate")

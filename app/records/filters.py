@@ -14,7 +14,7 @@ from typing import Any
 
 from app.records.errors import InvalidFilterError, InvalidInputError
 from app.records.kinds import KINDS, Field, FieldType, Kind
-from app.records.values import coerce
+from app.records.values import check_text, coerce
 from app.store.tree import FIELD_OPS, And, Compare, Join, Node, Op, Or
 
 MAX_DEPTH = 32
@@ -99,7 +99,12 @@ def _compare(field: Field, store_name: str, op: Op, raw: dict[str, Any], shown: 
             raise InvalidFilterError(f"{op.value} applies to text fields; {shown!r} holds {field.type.value}")
         if not isinstance(value, str):
             raise InvalidFilterError(f"{op.value} on {shown!r} needs a string pattern")
-        return Compare(store_name, op, value)
+        if "\x00" in value:  # MongoDB's regexes are C strings
+            raise InvalidFilterError(f"the {op.value} pattern for {shown!r} must not contain NUL characters")
+        try:
+            return Compare(store_name, op, check_text(value, f"the {op.value} pattern for {shown!r}"))
+        except InvalidInputError as exc:
+            raise InvalidFilterError(exc.message) from None
     try:
         if op in (Op.IN, Op.NOTIN):
             if not isinstance(value, list):

@@ -23,11 +23,12 @@ from app.records.errors import (
 from app.records.filters import parse_fields, parse_filter, parse_order
 from app.records.kinds import ALIVE, KINDS, FieldType, Kind, get_kind
 from app.records.permissions import SYSTEM, Operation, Principal, authorize, read_scope
-from app.records.values import coerce, format_time, new_id, now
+from app.records.values import check_text, coerce, format_time, new_id, now
 from app.store.base import Doc, DuplicateKeyError, Store
 from app.store.tree import And, Compare, IndexSpec, Node, Not, Op, Query
 
 MAX_LIMIT = 1000
+MAX_OFFSET = 2**53  # stores take 64-bit skips; far beyond any real listing
 METADATA = "metadata"
 MAX_KEY_LENGTH = 256
 _SAVE_ATTEMPTS = 20
@@ -170,8 +171,8 @@ class Records:
         limit = MAX_LIMIT if limit is None else limit
         if not 0 <= limit <= MAX_LIMIT:
             raise MalformedRequestError(f"limit must be between 0 and {MAX_LIMIT}, not {limit}; page with offset")
-        if offset < 0:
-            raise MalformedRequestError(f"offset must not be negative, not {offset}")
+        if not 0 <= offset <= MAX_OFFSET:
+            raise MalformedRequestError(f"offset must be between 0 and {MAX_OFFSET}, not {offset}")
         node = self._list_where(principal, kind, filter, where, allow_normal, allow_deleted)
         wanted = parse_fields(kind, fields)
         sort = parse_order(kind, order) or (("created_at", False),)
@@ -478,7 +479,7 @@ class Records:
             raise InvalidInputError(f"a metadata key must be a string of 1 to {MAX_KEY_LENGTH} characters")
         if key.startswith("$"):
             raise InvalidInputError(f"metadata keys starting with '$' are not allowed ({key!r})")
-        return key
+        return check_text(key, "the metadata key")
 
     @staticmethod
     def _render_metadata(doc: Doc) -> Doc:

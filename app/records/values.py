@@ -34,14 +34,29 @@ def new_id() -> str:
     return str(uuid.uuid4())
 
 
+def check_text(value: str, where: str) -> str:
+    """``value``, if it can be stored and sent back: JSON's \\ud800-style escapes can
+    smuggle in lone surrogates, which no UTF-8 encoder (SQLite, BSON, a response) takes."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidInputError(f"{where} is not valid Unicode text (it holds a lone surrogate)") from None
+    return value
+
+
 def check_json(value: Any, where: str, depth: int = 0) -> None:
     """Refuse what is not plain JSON, and keys that MongoDB would read as operators."""
     if depth > MAX_JSON_DEPTH:
         raise InvalidInputError(f"{where}: JSON nested deeper than {MAX_JSON_DEPTH} levels")
+    if isinstance(value, str):
+        check_text(value, where)
+    elif isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 2**63:
+        raise InvalidInputError(f"{where}: integers must fit in 64 bits")
     if isinstance(value, dict):
         for key, item in value.items():
             if not isinstance(key, str):
                 raise InvalidInputError(f"{where}: object keys must be strings")
+            check_text(key, where)
             if key.startswith("$"):
                 raise InvalidInputError(f"{where}: keys starting with '$' are not allowed ({key!r})")
             if "\x00" in key:
@@ -65,7 +80,7 @@ def coerce(field: Field, value: Any, where: str | None = None) -> Any:
         return value
     if t is FieldType.STRING:
         if isinstance(value, str):
-            return value
+            return check_text(value, where)
         raise InvalidInputError(f"{where} must be a string, not {_name(value)}")
     if t is FieldType.BOOL:
         if isinstance(value, bool):
@@ -108,7 +123,7 @@ def coerce(field: Field, value: Any, where: str | None = None) -> Any:
         if isinstance(value, str):
             try:
                 return format_time(parse_time(value.strip()))
-            except ValueError:
+            except (ValueError, OverflowError):  # OverflowError: out of range once in UTC
                 pass
         raise InvalidInputError(f"{where} must be an ISO 8601 date and time, not {value!r:.80}")
     if t is FieldType.ID:

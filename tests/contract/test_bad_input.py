@@ -52,6 +52,8 @@ async def test_unknown_and_hidden_fields_in_records(door: Door, unique: str) -> 
         ({"input_schema": {"a": [{"$where": "1"}]}}, "$where"),
         ({"$set": {"name": "x"}}, "$set"),
         ({"name": 7}, "name"),
+        ({"input_schema": {"n": 2**70}}, "64 bits"),
+        ({"priority": 2**63}, "priority"),
     ],
 )
 async def test_wrong_value_types_and_operator_keys_in_records(
@@ -85,6 +87,9 @@ async def test_wrong_value_types_and_operator_keys_in_records(
         ({"field": "name", "op": "eq", "value_field": "$where"}, "$where"),
         ({"field": "name", "op": "like", "value_field": "description"}, "value_field"),
         ({"field": "name", "op": "eq", "value_field": "priority"}, "compare"),
+        ({"field": "created_at", "op": "lt", "value": "9999-12-31T23:59:59-05:00"}, "created_at"),
+        ({"field": "created_at", "op": "gt", "value": "yesterday"}, "ISO 8601"),
+        ({"field": "name", "op": "like", "value": "a\u0000%"}, "NUL"),
         ({"field": "input_schema", "op": "eq", "value": {}}, "input_schema"),
         ({"field": "created_by--user.id", "op": "eq", "value": "x"}, "created_by--user.id"),
         ({"field": "created_by--gadget.id:name", "op": "eq", "value": "x"}, "gadget"),
@@ -115,6 +120,7 @@ async def test_deeply_nested_filter(door: Door) -> None:
         ({"limit": 100000}, "limit"),
         ({"limit": -1}, "limit"),
         ({"offset": -5}, "offset"),
+        ({"offset": 10**20}, "offset"),
         ({"fields": ["colour"]}, "colour"),
         ({"fields": ["$where"]}, "$where"),
         ({"fields": ["password_hash"]}, "password_hash"),

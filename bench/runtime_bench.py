@@ -1,6 +1,6 @@
 """Runtime figures: latency of a trivial flow, throughput, and the cost of one flow_api call.
 
-    .venv/bin/python -m bench.runtime_bench [--store sqlite|mongodb] [--runs 200] [--executions 500]
+    .venv/bin/python bench/runtime_bench.py [--store sqlite|mongodb] [--runs 200] [--executions 500]
 
 Starts a real Engine (default workers = CPU count) on a fresh store, in this process,
 and talks to it over HTTP like any client. On MongoDB it uses MONGODB_URI, or starts
@@ -13,12 +13,15 @@ import argparse
 import asyncio
 import os
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import flow_api
 from app.config import Settings

@@ -269,3 +269,45 @@ async def test_higher_priority_flows_run_first(
         assert ended[2]["started_at"] < ended[0]["started_at"] < ended[1]["started_at"], ended
     finally:
         running.stop()
+
+
+async def test_a_cancel_made_through_another_engine_stops_the_script(
+    store_name: str, request: pytest.FixtureRequest, tmp_path: Path, unique: str
+) -> None:
+    settings = store_settings(store_name, _store(store_name, request), tmp_path / "shared", workers=1)
+    engines = [start_engine(settings), start_engine(settings)]
+    try:
+        tokens = [await login(e.url) for e in engines]
+        clients = [
+            httpx.AsyncClient(base_url=e.url + "/api/latest", headers={"Authorization": f"Bearer {t}"}, timeout=60)
+            for e, t in zip(engines, tokens, strict=True)
+        ]
+        try:
+            await make_flow(
+                clients[0],
+                f"{unique}long",
+                "import os, time\ndef handler(system, this, inputs):\n"
+                "    this.save(output_value=os.getpid())\n    time.sleep(60)\n",
+            )
+            execution_id = (await clients[0].post("/execution", json={"flow_name": f"{unique}long"})).json()["id"]
+            deadline = time.monotonic() + 30
+            while (pid := (await clients[0].get(f"/execution/{execution_id}")).json().get("output_value")) is None:
+                assert time.monotonic() < deadline, "the script never started"
+                await asyncio.sleep(0.05)
+            owner = next(
+                i for i, e in enumerate(engines) if execution_id in e.engine.services["runtime"].workers.running
+            )
+            other = clients[1 - owner]
+            assert (await other.post(f"/execution/{execution_id}/cancel")).json()["status"] == "ENDED_CANCELLED"
+            deadline = time.monotonic() + 10
+            while _exists(pid):
+                assert time.monotonic() < deadline, "the script kept running after the cancel"
+                await asyncio.sleep(0.05)
+            done = (await clients[owner].get(f"/execution/{execution_id}")).json()
+            assert done["status"] == "ENDED_CANCELLED"
+        finally:
+            for client in clients:
+                await client.aclose()
+    finally:
+        for running in engines:
+            running.stop()

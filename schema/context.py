@@ -108,6 +108,13 @@ class Context:
                 raise self._failure or AuthenticationError("sign in first")
         return self._principal
 
+    async def recheck(self) -> Principal:
+        """The principal again from the token: a long-lived websocket notices a
+        logout or a deactivated user (cheap: Auth caches resolved tokens briefly)."""
+        self._principal = None
+        self._failure = None
+        return await self.principal()
+
     def forget(self) -> None:
         self._principal = None
         self._failure = AuthenticationError("signed out; sign in again")

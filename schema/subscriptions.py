@@ -71,6 +71,7 @@ async def _record_changed(
                 continue
             if wanted_id and change.id != wanted_id:
                 continue
+            principal = await context.recheck()
             try:
                 read_scope(principal, change.collection)
                 doc = None
@@ -102,6 +103,7 @@ async def _execution_updated(info: strawberry.Info, id: strawberry.ID) -> AsyncG
             change = await queue.get()
             if change.collection != "execution" or change.id != uuid:
                 continue
+            principal = await context.recheck()
             try:
                 doc = await records.get(principal, "execution", uuid, allow_deleted=True)
             except ResourceNotFoundError:

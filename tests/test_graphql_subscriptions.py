@@ -13,7 +13,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from tests.doors.graphql import GraphqlClient, GraphqlError, graphql_client
-from tests.servers import RunningEngine
+from tests.servers import ADMIN_PASSWORD, RunningEngine
 
 PROTOCOL = "graphql-transport-ws"
 HELLO = "def handler(system, this, inputs):\n    this.log('hello ' + inputs['who'])\n    return this.success('done')\n"
@@ -174,3 +174,23 @@ async def test_cancel_execution(gql: GraphqlClient, unique: str) -> None:
     with pytest.raises(GraphqlError) as again:
         await gql.run("mutation($id: ID!) { cancelExecution(id: $id) { status } }", {"id": run["id"]})
     assert again.value.code == "CONFLICT"
+
+
+async def test_a_logout_ends_the_subscriptions_of_its_token(
+    engine_server: RunningEngine, gql: GraphqlClient, unique: str
+) -> None:
+    async with graphql_client(engine_server, None) as anon:
+        token = (await anon.run(f'mutation {{ login(userName: "admin", password: "{ADMIN_PASSWORD}") {{ token }} }}'))[
+            "login"
+        ]["token"]
+    async with socket(engine_server, {"token": token}) as ws:
+        await _subscribe(ws, CHANGES, {"kind": "TAG"})
+        await gql.run("mutation($n: String!) { createTag(input: {name: $n}) { uuid } }", {"n": f"{unique}1"})
+        assert (await _next(ws))["recordChanged"]["op"] == "INSERT"
+        async with graphql_client(engine_server, token) as session:
+            assert (await session.run("mutation { logout }"))["logout"] is True
+        await gql.run("mutation($n: String!) { createTag(input: {name: $n}) { uuid } }", {"n": f"{unique}2"})
+        message = await _receive(ws)
+        assert message["type"] in ("next", "error"), message
+        errors = message["payload"]["errors"] if message["type"] == "next" else message["payload"]
+        assert errors[0]["extensions"]["code"] == "UNAUTHENTICATED", message

@@ -15,10 +15,10 @@ from starlette.responses import Response
 from starlette.websockets import WebSocket
 from strawberry.dataloader import DataLoader
 
-from app.auth.tokens import COOKIE
 from app.engine import Engine
 from app.records.errors import AuthenticationError, EngineError, PermissionDenied
 from app.records.permissions import Principal
+from app.rest.http import request_token
 from app.store.base import Doc
 
 
@@ -34,11 +34,7 @@ def connection_token(connection: HTTPConnection, params: dict[str, Any] | None =
         given = params.get("token")
         if isinstance(given, str) and given:
             return given
-    header = connection.headers.get("authorization", "")
-    scheme, _, value = header.partition(" ")
-    if scheme.lower() == "bearer" and value.strip():
-        return value.strip()
-    return connection.cookies.get(COOKIE)
+    return request_token(connection)
 
 
 class Loaders:

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -50,7 +50,8 @@ async def internal_error(request: Request, exc: Exception) -> Response:
     return error_response(500, "INTERNAL", "Engine failed to handle this request; the error is in its log")
 
 
-def request_token(request: Request) -> str | None:
+def request_token(request: HTTPConnection) -> str | None:
+    """The Bearer token, else the login cookie (of a request or a websocket)."""
     header = request.headers.get("authorization", "")
     scheme, _, value = header.partition(" ")
     if scheme.lower() == "bearer" and value.strip():

@@ -178,6 +178,15 @@ async def test_a_page_of_executions_with_relations_costs_four_round_trips(
     # list + flows + users + metadata, whatever the page size.
     assert await _trips(engine_server, gql, PAGE_QUERY, {"prefix": f"{unique}run-%", "first": count}) <= 4
     assert await _trips(engine_server, gql, PAGE_QUERY, {"prefix": f"{unique}run-%", "first": 5}) <= 4
+    # One level deeper: one more query, batched by the DataLoader across the page.
+    deeper = PAGE_QUERY.replace("flow { name }", "flow { name createdBy { name } metadata { key } }")
+    data = await gql.run(deeper, {"prefix": f"{unique}run-%", "first": count})
+    assert data["executions"]["edges"][0]["node"]["flow"] == {
+        "name": f"{unique}flow",
+        "createdBy": None,  # made by the system, not a user
+        "metadata": [],
+    }
+    assert await _trips(engine_server, gql, deeper, {"prefix": f"{unique}run-%", "first": count}) <= 5
 
 
 async def test_execution_parent_and_children(engine_server: RunningEngine, gql: GraphqlClient, unique: str) -> None:

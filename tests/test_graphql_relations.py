@@ -161,9 +161,9 @@ async def _trips(server: RunningEngine, gql: GraphqlClient, query: str, variable
 
 
 async def test_a_page_of_executions_with_relations_costs_four_round_trips(
-    engine_server: RunningEngine, gql: GraphqlClient, unique: str, store_name: str
+    engine_server: RunningEngine, gql: GraphqlClient, unique: str
 ) -> None:
-    count = 100 if store_name == "sqlite" else 40  # mongoeco writes slowly; the bound is the same
+    count = 100
     await _insert_executions(engine_server, unique, count)
     data = await gql.run(PAGE_QUERY, {"prefix": f"{unique}run-%", "first": count})
     nodes = [e["node"] for e in data["executions"]["edges"]]

@@ -41,7 +41,7 @@ async def _receive(ws: ClientConnection, within: float = 20) -> dict[str, Any]:
 async def _subscribe(ws: ClientConnection, query: str, variables: dict[str, Any]) -> None:
     assert (await _receive(ws))["type"] == "connection_ack"
     await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": query, "variables": variables}}))
-    await asyncio.sleep(0.3)  # the subscription starts listening once the server has read it
+    await asyncio.sleep(0.5)  # the subscription starts listening once the server has read it
 
 
 async def _next(ws: ClientConnection) -> dict[str, Any]:

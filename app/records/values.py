@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import math
 import uuid
 from datetime import UTC, datetime
@@ -13,6 +14,7 @@ from app.records.errors import InvalidInputError
 from app.records.kinds import Field, FieldType
 
 MAX_JSON_DEPTH = 64
+INT_MIN, INT_MAX = -(2**31), 2**31 - 1
 
 
 def now() -> str:
@@ -89,18 +91,20 @@ def coerce(field: Field, value: Any, where: str | None = None) -> Any:
             return value.lower() == "true"
         raise InvalidInputError(f"{where} must be true or false, not {_name(value)}")
     if t is FieldType.INT:
+        number: int | None = None
         if isinstance(value, int) and not isinstance(value, bool):
-            if abs(value) >= 2**63:
-                raise InvalidInputError(f"{where} is out of range")
-            return value
-        if isinstance(value, float) and value.is_integer():
-            return int(value)
-        if isinstance(value, str):
-            try:
-                return int(value.strip())
-            except ValueError:
-                pass
-        raise InvalidInputError(f"{where} must be an integer, not {_name(value)}")
+            number = value
+        elif isinstance(value, float) and value.is_integer():
+            number = int(value)
+        elif isinstance(value, str):
+            with contextlib.suppress(ValueError):
+                number = int(value.strip())
+        if number is None:
+            raise InvalidInputError(f"{where} must be an integer, not {_name(value)}")
+        # Integers are 32-bit, as GraphQL's Int is, so every door can read back what any door wrote.
+        if not INT_MIN <= number <= INT_MAX:
+            raise InvalidInputError(f"{where} is out of range: integers lie between {INT_MIN} and {INT_MAX}")
+        return number
     if t is FieldType.FLOAT:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             if isinstance(value, float) and not math.isfinite(value):

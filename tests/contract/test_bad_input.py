@@ -54,6 +54,9 @@ async def test_unknown_and_hidden_fields_in_records(door: Door, unique: str) -> 
         ({"name": 7}, "name"),
         ({"input_schema": {"n": 2**70}}, "64 bits"),
         ({"priority": 2**63}, "priority"),
+        ({"priority": 2**31}, "priority"),
+        ({"priority": -(2**31) - 1}, "priority"),
+        ({"priority": 1e300}, "priority"),
     ],
 )
 async def test_wrong_value_types_and_operator_keys_in_records(
@@ -61,6 +64,13 @@ async def test_wrong_value_types_and_operator_keys_in_records(
 ) -> None:
     await _refused(door.create("flow", {"name": f"{unique}f", **fields}), "BAD_INPUT", word)
     assert (await door.list("flow", filter={"field": "name", "op": "like", "value": f"{unique}%"})).total == 0
+
+
+async def test_integers_at_the_edge_of_their_range_round_trip(door: Door, unique: str) -> None:
+    # Integers are 32-bit in every door, so what REST stores GraphQL can read back.
+    for edge in (2**31 - 1, -(2**31)):
+        made = await door.create("flow", {"name": f"{unique}{edge}", "priority": edge})
+        assert (await door.get("flow", made["id"]))["priority"] == edge
 
 
 @pytest.mark.parametrize(

@@ -91,20 +91,20 @@ def coerce(field: Field, value: Any, where: str | None = None) -> Any:
             return value.lower() == "true"
         raise InvalidInputError(f"{where} must be true or false, not {_name(value)}")
     if t is FieldType.INT:
-        number: int | None = None
+        whole: int | None = None
         if isinstance(value, int) and not isinstance(value, bool):
-            number = value
+            whole = value
         elif isinstance(value, float) and value.is_integer():
-            number = int(value)
+            whole = int(value)
         elif isinstance(value, str):
             with contextlib.suppress(ValueError):
-                number = int(value.strip())
-        if number is None:
+                whole = int(value.strip())
+        if whole is None:
             raise InvalidInputError(f"{where} must be an integer, not {_name(value)}")
         # Integers are 32-bit, as GraphQL's Int is, so every door can read back what any door wrote.
-        if not INT_MIN <= number <= INT_MAX:
+        if not INT_MIN <= whole <= INT_MAX:
             raise InvalidInputError(f"{where} is out of range: integers lie between {INT_MIN} and {INT_MAX}")
-        return number
+        return whole
     if t is FieldType.FLOAT:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             if isinstance(value, float) and not math.isfinite(value):

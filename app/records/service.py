@@ -229,12 +229,9 @@ class Records:
         unique = tuple(dict.fromkeys(i for i in ids if i))
         if not unique:
             return {}
-        try:
-            docs = await self.find_where(
-                principal, kind_name, Compare("id", Op.IN, unique), fields=fields, limit=None, allow_deleted=True
-            )
-        except ResourceNotFoundError:
-            raise
+        docs = await self.find_where(
+            principal, kind_name, Compare("id", Op.IN, unique), fields=fields, limit=None, allow_deleted=True
+        )
         return {d["id"]: d for d in docs}
 
     # -- writing -------------------------------------------------------------

@@ -96,7 +96,7 @@ class SetMetadataPayload:
 
 
 async def _set_metadata(
-    info: strawberry.Info, record_id: strawberry.ID, key: str, data: JSON | None
+    info: strawberry.Info, record_id: strawberry.ID, key: str, data: JSON | None = None
 ) -> SetMetadataPayload:
     kind, uuid_ = from_global(record_id)
     context: Context = info.context

@@ -166,3 +166,15 @@ async def test_graphiql_is_served_and_works_with_the_cookie(engine_server: Runni
         assert answer.json() == {"data": {"viewer": {"name": "admin"}}}
         via_get = await browser.get("/graphql", params={"query": "{ viewer { name } }"})
         assert via_get.json() == {"data": {"viewer": {"name": "admin"}}}
+
+
+async def test_set_metadata_without_data_stores_null_and_bad_ids_are_refused(gql: GraphqlClient, unique: str) -> None:
+    # Found by schemathesis: leaving out the optional data argument was an INTERNAL error.
+    made = await gql.run("mutation($n: String!) { createTag(input: {name: $n}) { id } }", {"n": unique})
+    tag_id = made["createTag"]["id"]
+    set_ = await gql.run(
+        'mutation($id: ID!) { setMetadata(recordId: $id, key: "k") { created metadata { key data } } }', {"id": tag_id}
+    )
+    assert set_["setMetadata"] == {"created": True, "metadata": {"key": "k", "data": None}}
+    blank = await _code(gql, 'mutation { setMetadata(recordId: "", key: "") { created } }')
+    assert blank.code == "BAD_INPUT"

@@ -16,10 +16,17 @@ import signal
 import socket
 import sys
 
-from flow_api import _runner
+from flow_api import _isolation, _runner
 
 
-def _child(request: dict[str, object], fds: list[int], sock: socket.socket, wakeup: tuple[int, int]) -> None:
+def _child(
+    request: dict[str, object],
+    fds: list[int],
+    sock: socket.socket,
+    wakeup: tuple[int, int],
+    iso: _isolation.Isolation,
+    broken: str | None,
+) -> None:
     try:
         os.setsid()  # its own process group: Engine kills the whole tree with one signal
         signal.set_wakeup_fd(-1)
@@ -29,6 +36,14 @@ def _child(request: dict[str, object], fds: list[int], sock: socket.socket, wake
         os.closerange(4, os.sysconf("SC_OPEN_MAX") if hasattr(os, "sysconf") else 1024)
         del sock, wakeup
         os.chdir(str(request["cwd"]))
+        try:
+            if broken:
+                raise OSError(broken)
+            _isolation.enter(iso, str(request["cwd"]))
+        except OSError as exc:
+            # Never run a script with less isolation than Engine announced.
+            os.write(2, f"Engine could not isolate the execution's process: {exc}\n".encode())
+            os._exit(1)
         env = request["env"]
         assert isinstance(env, dict)
         os.environ.clear()
@@ -49,9 +64,12 @@ def _reap(sock: socket.socket) -> None:
         sock.send(json.dumps({"exit": pid, "code": os.waitstatus_to_exitcode(status)}).encode())
 
 
-def main(sock_fd: int) -> None:
+def main(sock_fd: int, config: str = "{}") -> None:
     _runner._die_with_parent()
     sock = socket.socket(fileno=sock_fd)
+    options = json.loads(config)
+    iso = _isolation.setup([str(p) for p in options.get("hide", [])], bool(options.get("drop_root", True)))
+    sock.send(json.dumps({"isolation": iso.describe()}).encode())
     wake_r, wake_w = os.pipe()
     os.set_blocking(wake_w, False)
     signal.set_wakeup_fd(wake_w)
@@ -72,9 +90,14 @@ def main(sock_fd: int) -> None:
             if not message:
                 return  # Engine went away
             request = json.loads(message)
+            broken = None
+            try:
+                _isolation.before_fork(iso)
+            except OSError as exc:
+                broken = f"no PID namespace: {exc}"
             pid = os.fork()
             if pid == 0:
-                _child(request, fds, sock, (wake_r, wake_w))
+                _child(request, fds, sock, (wake_r, wake_w), iso, broken)
             for fd in fds:
                 os.close(fd)
             sock.send(json.dumps({"id": request["id"], "pid": pid}).encode())
@@ -82,4 +105,4 @@ def main(sock_fd: int) -> None:
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]))
+    main(int(sys.argv[1]), sys.argv[2] if len(sys.argv) > 2 else "{}")

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import textwrap
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -48,3 +50,22 @@ async def log_of(api: httpx.AsyncClient, execution_id: str) -> list[dict[str, An
     assert response.status_code == 200, response.text
     lines: list[dict[str, Any]] = response.json()
     return lines
+
+
+def processes_in(workdir: str) -> list[int]:
+    """Live processes (as this test's process numbers them) working in ``workdir``.
+
+    A script runs in a PID namespace of its own, so the numbers it sees mean nothing out
+    here; its working directory, a fresh one per execution, finds its processes instead."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cwd = os.readlink(entry / "cwd").removesuffix(" (deleted)")
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if cwd == workdir and state not in ("Z", "X"):
+            found.append(int(entry.name))
+    return found

@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.runtime_support import log_of, make_flow, until_ended
+from tests.runtime_support import log_of, make_flow, processes_in, until_ended
 from tests.servers import ADMIN, ADMIN_PASSWORD, RunningEngine, login, start_engine, store_settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -99,10 +99,6 @@ async def _healthy(url: str, proc: subprocess.Popen[bytes]) -> None:
             await asyncio.sleep(0.1)
 
 
-def _exists(pid: int) -> bool:
-    return Path(f"/proc/{pid}").exists()
-
-
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -129,18 +125,19 @@ async def test_an_engine_crash_mid_run_ends_the_execution_in_error(
                 api,
                 f"{unique}long",
                 "import os, time\ndef handler(system, this, inputs):\n"
-                "    this.save(output_value=os.getpid())\n    print('started')\n    time.sleep(120)\n",
+                "    this.save(output_value=os.getcwd())\n    print('started')\n    time.sleep(120)\n",
             )
             execution_id = (await api.post("/execution", json={"flow_name": f"{unique}long"})).json()["id"]
             deadline = time.monotonic() + 30
             while not await log_of(api, execution_id):
                 assert time.monotonic() < deadline, "the script never started"
                 await asyncio.sleep(0.05)
-            script_pid = (await api.get(f"/execution/{execution_id}")).json()["output_value"]
+            workdir = (await api.get(f"/execution/{execution_id}")).json()["output_value"]
+            assert processes_in(workdir)
         engine.send_signal(signal.SIGKILL)
         engine.wait(10)
         deadline = time.monotonic() + 5
-        while _exists(script_pid):
+        while processes_in(workdir):
             assert time.monotonic() < deadline, "the script outlived its Engine"
             await asyncio.sleep(0.05)
         engine = _serve(port, tmp_path / "data", store_name, mongo_uri, database)
@@ -287,11 +284,11 @@ async def test_a_cancel_made_through_another_engine_stops_the_script(
                 clients[0],
                 f"{unique}long",
                 "import os, time\ndef handler(system, this, inputs):\n"
-                "    this.save(output_value=os.getpid())\n    time.sleep(60)\n",
+                "    this.save(output_value=os.getcwd())\n    time.sleep(60)\n",
             )
             execution_id = (await clients[0].post("/execution", json={"flow_name": f"{unique}long"})).json()["id"]
             deadline = time.monotonic() + 30
-            while (pid := (await clients[0].get(f"/execution/{execution_id}")).json().get("output_value")) is None:
+            while (workdir := (await clients[0].get(f"/execution/{execution_id}")).json().get("output_value")) is None:
                 assert time.monotonic() < deadline, "the script never started"
                 await asyncio.sleep(0.05)
             owner = next(
@@ -300,7 +297,8 @@ async def test_a_cancel_made_through_another_engine_stops_the_script(
             other = clients[1 - owner]
             assert (await other.post(f"/execution/{execution_id}/cancel")).json()["status"] == "ENDED_CANCELLED"
             deadline = time.monotonic() + 10
-            while _exists(pid):
+            assert processes_in(workdir)
+            while processes_in(workdir):
                 assert time.monotonic() < deadline, "the script kept running after the cancel"
                 await asyncio.sleep(0.05)
             done = (await clients[owner].get(f"/execution/{execution_id}")).json()

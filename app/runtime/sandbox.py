@@ -19,10 +19,14 @@ import os
 import shutil
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from app.runtime.env import sandbox_env
 from app.runtime.zygote import Child, Zygote
+
+if TYPE_CHECKING:
+    from app.config import Settings
 
 log = logging.getLogger("engine.runtime")
 
@@ -184,12 +188,20 @@ async def _lines(stream: asyncio.StreamReader, longest: int = MAX_LINE * 4) -> A
         yield [pending.decode("utf-8", "replace")]
 
 
+def hidden_paths(settings: Settings) -> list[str]:
+    """What execution processes must not see: the embedded store's folder (a MongoDB
+    store is reached over the network with credentials the scripts never get)."""
+    if settings.mongodb_uri:
+        return []
+    return [str(Path(settings.data_dir).resolve())]
+
+
 class Pool:
     """Keeps ``size`` execution processes started ahead of time, so a claimed execution need not wait for one."""
 
-    def __init__(self, size: int) -> None:
+    def __init__(self, size: int, hide: list[str] | None = None) -> None:
         self.size = max(1, size)
-        self.zygote = Zygote()
+        self.zygote = Zygote(hide)
         self._ready: list[Sandbox] = []
         self._need = asyncio.Event()
         self._filler: asyncio.Task[None] | None = None
@@ -243,4 +255,4 @@ class Pool:
         await self.zygote.stop()
 
 
-__all__ = ["Limits", "Pool", "Sandbox", "Stop", "sandbox_env"]
+__all__ = ["Limits", "Pool", "Sandbox", "Stop", "hidden_paths", "sandbox_env"]

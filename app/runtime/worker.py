@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from app.records.errors import EngineError
 from app.records.permissions import SYSTEM
 from app.runtime import leases
-from app.runtime.sandbox import Finished, Limits, LogLine, Pool, Stop
+from app.runtime.sandbox import Finished, Limits, LogLine, Pool, Stop, hidden_paths
 from app.runtime.states import ENDED, ENDED_CANCELLED, ENDED_ERROR, ENDED_SUCCESS, WAITING
 
 if TYPE_CHECKING:
@@ -54,7 +54,7 @@ class Workers:
         self.url = url
         self.count = max(1, count)
         self.owner = f"engine-{uuid.uuid4()}"
-        self.pool = Pool(min(self.count, 4))
+        self.pool = Pool(min(self.count, 4), hide=hidden_paths(engine.settings))
         self.running: dict[str, Running] = {}
         self.wake = asyncio.Event()
         self._freed = asyncio.Event()

@@ -15,12 +15,16 @@ import socket
 import sys
 import tempfile
 from dataclasses import dataclass
+from typing import Any
 
 from app.runtime.env import SDK_ROOT, sandbox_env
 
 log = logging.getLogger("engine.runtime")
 
-_BOOT = "import sys; sys.path.insert(0, sys.argv[2]); from flow_api._zygote import main; main(int(sys.argv[1]))"
+_BOOT = (
+    "import sys; sys.path.insert(0, sys.argv[2]); "
+    "from flow_api._zygote import main; main(int(sys.argv[1]), sys.argv[3])"
+)
 READ_LIMIT = 64 * 1024
 
 
@@ -56,7 +60,13 @@ async def _reader(fd: int) -> asyncio.StreamReader:
 
 
 class Zygote:
-    def __init__(self) -> None:
+    """The fork server: started once (again when it died), it sets up the isolation of
+    execution processes (``flow_api._isolation``) and reports what is in force."""
+
+    def __init__(self, hide: list[str] | None = None, drop_root: bool = True) -> None:
+        self.hide = list(hide or [])
+        self.drop_root = drop_root
+        self.isolation: dict[str, Any] | None = None  # as the fork server reported it
         self._proc: asyncio.subprocess.Process | None = None
         self._sock: socket.socket | None = None
         self._home = ""
@@ -82,6 +92,7 @@ class Zygote:
                 _BOOT,
                 str(theirs.fileno()),
                 SDK_ROOT,
+                json.dumps({"hide": self.hide, "drop_root": self.drop_root}),
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=asyncio.subprocess.DEVNULL,
                 cwd=self._home,
@@ -93,7 +104,32 @@ class Zygote:
             theirs.close()
         ours.setblocking(False)
         self._sock = ours
+        try:
+            hello = json.loads(await asyncio.wait_for(asyncio.get_running_loop().sock_recv(ours, 65536), 30))
+        except (OSError, ValueError, TimeoutError) as exc:
+            await self.stop()
+            raise RuntimeError(f"the fork server did not start: {exc!r}") from exc
+        self._announce(hello.get("isolation") or {})
         self._listener = asyncio.create_task(self._listen())
+
+    def _announce(self, isolation: dict[str, Any]) -> None:
+        if isolation == self.isolation:
+            return  # a restarted fork server: said already
+        self.isolation = isolation
+        if isolation.get("namespaces"):
+            who = f"as user {isolation['user']}" if isolation.get("user") else "as root (inside the namespaces)"
+            log.info(
+                "executions run in their own PID, mount and IPC namespaces%s, %s; hidden: %s%s",
+                " (in a user namespace)" if isolation.get("user_namespace") else "",
+                who,
+                ", ".join(isolation.get("hidden") or []) or "nothing",
+                f" ({isolation['reason']})" if isolation.get("reason") else "",
+            )
+        else:
+            log.warning(
+                "executions are NOT isolated from Engine's files and processes: %s",
+                isolation.get("reason") or "the fork server reported no isolation",
+            )
 
     async def _listen(self) -> None:
         assert self._sock is not None

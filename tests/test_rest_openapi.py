@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import httpx
 from starlette.routing import BaseRoute, Mount, Route
 
@@ -15,7 +17,9 @@ def _routes(routes: list[BaseRoute], prefix: str = "") -> set[tuple[str, str]]:
         if isinstance(route, Mount):
             found |= _routes(list(route.routes), prefix + route.path)
         elif isinstance(route, Route):
-            found |= {(m.lower(), prefix + route.path) for m in route.methods or () if m != "HEAD"}
+            # OpenAPI writes {ref} where Starlette writes {ref:path}.
+            path = re.sub(r"{(\w+):\w+}", r"{\1}", prefix + route.path)
+            found |= {(m.lower(), path) for m in route.methods or () if m != "HEAD"}
     return found
 
 

@@ -157,16 +157,18 @@ async def delete_metadata(request: Request) -> Response:
     return Response(status_code=204)
 
 
+# A name may hold "/" (URL-encoded or not, it reaches us decoded), so refs match as
+# paths; the routes with a suffix come first and win for names ending in that suffix.
 routes = [
     Route("/{kind}", list_records, methods=["GET"]),
     Route("/{kind}", create_record, methods=["POST"]),
-    Route("/{kind}/{ref}", get_record, methods=["GET"]),
-    Route("/{kind}/{ref}", save_record, methods=["PUT"]),
-    Route("/{kind}/{ref}", update_record, methods=["PATCH"]),
-    Route("/{kind}/{ref}", delete_record, methods=["DELETE"]),
-    Route("/{kind}/{ref}/restore", restore_record, methods=["POST"]),
-    Route("/{kind}/{ref}/metadata", list_metadata, methods=["GET"]),
-    Route("/{kind}/{ref}/metadata/{key}", get_metadata, methods=["GET"]),
-    Route("/{kind}/{ref}/metadata/{key}", put_metadata, methods=["PUT"]),
-    Route("/{kind}/{ref}/metadata/{key}", delete_metadata, methods=["DELETE"]),
+    Route("/{kind}/{ref:path}/metadata/{key:path}", get_metadata, methods=["GET"]),
+    Route("/{kind}/{ref:path}/metadata/{key:path}", put_metadata, methods=["PUT"]),
+    Route("/{kind}/{ref:path}/metadata/{key:path}", delete_metadata, methods=["DELETE"]),
+    Route("/{kind}/{ref:path}/metadata", list_metadata, methods=["GET"]),
+    Route("/{kind}/{ref:path}/restore", restore_record, methods=["POST"]),
+    Route("/{kind}/{ref:path}", get_record, methods=["GET"]),
+    Route("/{kind}/{ref:path}", save_record, methods=["PUT"]),
+    Route("/{kind}/{ref:path}", update_record, methods=["PATCH"]),
+    Route("/{kind}/{ref:path}", delete_record, methods=["DELETE"]),
 ]

@@ -162,3 +162,17 @@ async def test_files_hold_base64_content_and_its_size(door: Door, unique: str) -
     with pytest.raises(DoorError) as bad:
         await door.create("file", {"name": f"{unique}g", "content": "not base64!"})
     assert bad.value.code == "BAD_INPUT" and "base64" in bad.value.message
+
+
+async def test_names_with_slashes_work_everywhere(door: Door, unique: str) -> None:
+    # Ops teams name things like paths; a "/" in a name must not lose the record.
+    name = f"{unique}team/a/b"
+    made, created = await door.save("setting", name, {"value": 1})
+    assert created and made["name"] == name
+    await door.save("setting", name, {"value": 2})
+    assert (await door.get("setting", name, by="name"))["value"] == 2
+    await door.metadata_set("setting", made["id"], "k/1", {"x": 1})
+    assert [m["key"] for m in await door.metadata_list("setting", made["id"])] == ["k/1"]
+    await door.delete("setting", made["id"])
+    await door.restore("setting", made["id"])
+    assert (await door.get("setting", made["id"]))["name"] == name

@@ -1,0 +1,282 @@
+"""The sandbox around a script: it cannot see Engine's processes, environment or store files.
+
+Real Engines, real execution processes; every script here tries what a hostile one would.
+"""
+
+from __future__ import annotations
+
+import ast
+import asyncio
+import logging
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from app.runtime.zygote import Zygote
+from tests.runtime_support import log_of, make_flow, processes_in, run_flow, until_ended
+from tests.servers import ADMIN, ADMIN_PASSWORD, RunningEngine, login
+
+ROOT = Path(__file__).resolve().parent.parent
+CANARY = "canary-7f3e1d-not-for-scripts"
+
+# Reads everything the script can reach under /proc: every process it sees, and their environments.
+SNOOP = """
+import os
+
+def handler(system, this, inputs):
+    seen, environ, errors = {}, {}, []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/cmdline", "rb") as f:
+                seen[name] = f.read().replace(b"\\0", b" ").decode(errors="replace")
+            with open(f"/proc/{name}/environ", "rb") as f:
+                environ[name] = f.read().decode(errors="replace")
+        except OSError as exc:
+            errors.append(f"{name}: {exc}")
+    parent = os.getppid()
+    try:
+        with open(f"/proc/{parent}/environ", "rb") as f:
+            environ["parent"] = f.read().decode(errors="replace")
+    except OSError as exc:
+        errors.append(f"parent {parent}: {exc}")
+    this.save(output_value={"pid": os.getpid(), "ppid": parent, "seen": seen, "environ": environ, "errors": errors})
+"""
+
+
+def _isolation(engine: RunningEngine) -> dict[str, Any]:
+    isolation = engine.engine.services["runtime"].workers.pool.zygote.isolation
+    assert isolation is not None, "the fork server reported nothing"
+    if not isolation.get("namespaces"):
+        pytest.skip(f"this machine gives execution processes no namespaces: {isolation.get('reason')}")
+    result: dict[str, Any] = isolation
+    return result
+
+
+@pytest.fixture
+def isolated(engine_server: RunningEngine) -> dict[str, Any]:
+    return _isolation(engine_server)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _serve(port: int, data_dir: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "serve", "--port", str(port), "--data-dir", str(data_dir)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+
+
+async def test_the_fork_server_says_which_isolation_is_in_force(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    hidden = tmp_path / "data"
+    hidden.mkdir()
+    zygote = Zygote([str(hidden)])
+    with caplog.at_level(logging.INFO, logger="engine.runtime"):
+        await zygote.start()
+        await zygote.stop()
+    assert zygote.isolation is not None
+    said = [r.getMessage() for r in caplog.records if r.name == "engine.runtime"]
+    if not zygote.isolation["namespaces"]:
+        assert any("NOT isolated" in line for line in said), said
+        pytest.skip(f"this machine gives execution processes no namespaces: {zygote.isolation['reason']}")
+    assert zygote.isolation["hidden"] == [str(hidden)]
+    assert any("own PID, mount and IPC namespaces" in line and str(hidden) in line for line in said), said
+    if os.geteuid() == 0:
+        # Root gives up root for nobody when nobody can reach the interpreter (here it can).
+        assert zygote.isolation["user"] == "nobody", zygote.isolation
+
+
+async def test_a_script_finds_no_engine_process_and_no_secret_in_any_environment(
+    store_name: str, request: pytest.FixtureRequest, tmp_path: Path, unique: str
+) -> None:
+    # Engine as an operator starts it: its own process, secrets in its environment.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ENGINE_") and k != "MONGODB_URI"}
+    env.update(
+        {"ENGINE_ADMIN_USER": ADMIN, "ENGINE_ADMIN_PASSWORD": ADMIN_PASSWORD, "ENGINE_WORKERS": "1", "CANARY": CANARY}
+    )
+    secrets = [ADMIN_PASSWORD, CANARY, str(tmp_path)]
+    if store_name == "mongodb":
+        uri = request.getfixturevalue("mongo_uri")
+        env.update({"MONGODB_URI": uri, "ENGINE_MONGODB_DATABASE": f"engine_sandbox_{unique.strip('-')}"})
+        secrets.append(uri)
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    engine = _serve(port, tmp_path / "data", env)
+    try:
+        deadline = time.monotonic() + 60
+        async with httpx.AsyncClient() as client:
+            while True:
+                assert engine.poll() is None, "Engine exited at start"
+                try:
+                    if (await client.get(url + "/health")).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                assert time.monotonic() < deadline, "Engine did not start"
+                await asyncio.sleep(0.1)
+        token = await login(url)
+        async with httpx.AsyncClient(
+            base_url=url + "/api/latest", headers={"Authorization": f"Bearer {token}"}, timeout=60
+        ) as api:
+            await make_flow(api, f"{unique}snoop", SNOOP)
+            done = await run_flow(api, f"{unique}snoop")
+    finally:
+        engine.terminate()
+        _, err = engine.communicate(timeout=20)
+    said = err.decode(errors="replace")
+    if "NOT isolated" in said:
+        pytest.skip(f"this machine gives execution processes no namespaces: {said.strip().splitlines()[-1]}")
+    assert done["status"] == "ENDED_SUCCESS", done.get("status_message") or done
+    out = done["output_value"]
+    assert out["pid"] == 1 and out["ppid"] == 0  # nothing to walk up to
+    assert list(out["seen"]) == ["1"], out["seen"]  # the script alone, not Engine nor the fork server
+    assert "app.cli" not in " ".join(out["seen"].values())
+    text = " ".join(out["environ"].values())
+    assert "MONGODB_URI" not in text and "ENGINE_" not in text
+    for secret in secrets:
+        assert secret not in text
+
+
+async def test_a_script_cannot_open_the_embedded_store(
+    api: httpx.AsyncClient, unique: str, engine_server: RunningEngine, isolated: dict[str, Any]
+) -> None:
+    data_dir = engine_server.settings.data_dir.resolve()
+    db = data_dir / "engine.db"
+    if engine_server.settings.mongodb_uri is None:
+        assert db.exists()  # there is something to hide
+        assert isolated["hidden"] == [str(data_dir)]
+    await make_flow(
+        api,
+        f"{unique}steal",
+        """
+        import os, sqlite3
+
+        def handler(system, this, inputs):
+            tries = {}
+            for how, attempt in [
+                ("open", lambda: open(inputs["db"], "rb").read(16)),
+                ("sqlite", lambda: sqlite3.connect(f"file:{inputs['db']}?mode=ro", uri=True).execute(
+                    "select count(*) from sqlite_master").fetchall()),
+                ("list", lambda: os.listdir(inputs["dir"])),
+                ("write", lambda: open(os.path.join(inputs["dir"], "x"), "w").write("x")),
+                # What is mounted there, as the kernel tells this process (whoever it runs as).
+                ("mounts", lambda: [line.split()[4:] for line in open("/proc/self/mountinfo")
+                                    if line.split()[4] == inputs["dir"]]),
+            ]:
+                try:
+                    tries[how] = {"ok": repr(attempt())}
+                except Exception as exc:
+                    tries[how] = {"error": f"{type(exc).__name__}: {exc}"}
+            this.save(output_value=tries)
+        """,
+    )
+    done = await run_flow(api, f"{unique}steal", {"db": str(db), "dir": str(data_dir)})
+    assert done["status"] == "ENDED_SUCCESS", done.get("status_message") or done
+    tries = done["output_value"]
+    assert "error" in tries["open"] and "error" in tries["sqlite"], tries
+    assert "error" in tries["write"], tries
+    if engine_server.settings.mongodb_uri is None:
+        # An empty read-only tmpfs over the real folder; the root user would find nothing either.
+        mounts = ast.literal_eval(tries["mounts"]["ok"])
+        assert mounts and mounts[-1][0] == str(data_dir), tries
+        assert "ro" in mounts[-1][1].split(",") and "tmpfs" in mounts[-1], tries
+        assert tries["list"] == {"ok": "[]"} or "Permission denied" in tries["list"]["error"], tries
+
+
+async def test_a_script_lists_only_its_own_processes(
+    api: httpx.AsyncClient, unique: str, isolated: dict[str, Any]
+) -> None:
+    await make_flow(
+        api,
+        f"{unique}ps",
+        """
+        import os, subprocess
+
+        def handler(system, this, inputs):
+            child = subprocess.Popen(["sleep", "30"])
+            seen = sorted(int(p) for p in os.listdir("/proc") if p.isdigit())
+            child.kill()
+            child.wait()
+            this.save(output_value={"me": os.getpid(), "child": child.pid, "seen": seen, "uid": os.getuid()})
+        """,
+    )
+    done = await run_flow(api, f"{unique}ps")
+    assert done["status"] == "ENDED_SUCCESS", done.get("status_message") or done
+    out = done["output_value"]
+    assert out["seen"] == sorted([out["me"], out["child"]]), out
+    if isolated["user"]:
+        assert out["uid"] != 0 and out["uid"] == __import__("pwd").getpwnam(isolated["user"]).pw_uid
+
+
+async def _started(api: httpx.AsyncClient, execution_id: str) -> str:
+    deadline = time.monotonic() + 30
+    while not await log_of(api, execution_id):
+        assert time.monotonic() < deadline, "the script never started"
+        await asyncio.sleep(0.05)
+    workdir: str = (await api.get(f"/execution/{execution_id}")).json()["output_value"]
+    return workdir
+
+
+# A child in the script's process group, one in a session of its own (out of reach of a
+# process-group kill), and a daemon whose parent exited (reparented inside the namespace).
+ESCAPE = """
+import os, subprocess, time
+
+def handler(system, this, inputs):
+    subprocess.Popen(["sleep", "120"])
+    subprocess.Popen(["sleep", "121"], start_new_session=True)
+    subprocess.run(["sh", "-c", "setsid sleep 122 & exit 0"])
+    time.sleep(0.3)
+    this.save(output_value=os.getcwd())
+    print("started")
+    time.sleep(120)
+"""
+
+
+async def _gone(workdir: str, why: str) -> None:
+    deadline = time.monotonic() + 5
+    while left := processes_in(workdir):
+        assert time.monotonic() < deadline, f"processes {left} survived the {why}"
+        await asyncio.sleep(0.05)
+
+
+async def test_cancel_kills_children_that_left_the_process_group(
+    api: httpx.AsyncClient, unique: str, isolated: dict[str, Any]
+) -> None:
+    await make_flow(api, f"{unique}escape", ESCAPE)
+    execution_id = (await api.post("/execution", json={"flow_name": f"{unique}escape"})).json()["id"]
+    workdir = await _started(api, execution_id)
+    assert len(processes_in(workdir)) == 4, processes_in(workdir)  # the script and its three sleeps
+    cancelled = await api.post(f"/execution/{execution_id}/cancel")
+    assert cancelled.json()["status"] == "ENDED_CANCELLED", cancelled.text
+    await _gone(workdir, "cancel")
+
+
+async def test_timeout_kills_children_that_left_the_process_group(
+    api: httpx.AsyncClient, unique: str, isolated: dict[str, Any]
+) -> None:
+    await make_flow(api, f"{unique}escape-slow", ESCAPE, max_runtime_minutes=0.05)
+    execution_id = (await api.post("/execution", json={"flow_name": f"{unique}escape-slow"})).json()["id"]
+    workdir = await _started(api, execution_id)
+    assert len(processes_in(workdir)) == 4, processes_in(workdir)
+    done = await until_ended(api, execution_id, 30)
+    assert done["status"] == "ENDED_ERROR" and "timeout" in done["message"], done
+    await _gone(workdir, "timeout")

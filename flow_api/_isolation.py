@@ -125,17 +125,22 @@ def _interpreter_paths() -> list[str]:
     return sorted(paths)
 
 
-def setup(hide: list[str], drop_root: bool = True) -> Isolation:
-    """Called once by the fork server before it forks anything (it must have no threads)."""
+def setup(hide: list[str], drop_root: bool = True, user_namespace: bool | None = None) -> Isolation:
+    """Called once by the fork server before it forks anything (it must have no threads).
+
+    ``user_namespace``: None uses one only when a plain mount namespace is refused (not
+    root); True always does (how the path for unprivileged users is tried as root)."""
     iso = Isolation()
     if not sys.platform.startswith("linux") or not hasattr(os, "unshare"):
         iso.reason = "not Linux (or no os.unshare): scripts run without namespaces"
         return iso
     try:
         try:
+            if user_namespace:
+                raise PermissionError("a user namespace was asked for")
             os.unshare(os.CLONE_NEWNS)
         except PermissionError:
-            if os.geteuid() == 0:
+            if os.geteuid() == 0 and user_namespace is None:
                 raise
             _enter_user_namespace()
             iso.user_namespace = True
@@ -190,19 +195,19 @@ def _try_once(iso: Isolation) -> int:
         code = 0
         try:
             try:
-                enter(iso, None)
-            except OSError:
-                code = _TRIAL_NAMESPACES
-            else:
+                _enter_namespaces(iso)
                 if sorted(p for p in os.listdir("/proc") if p.isdigit()) != ["1"]:
                     code = _TRIAL_NAMESPACES
-                elif iso.uid is not None:
-                    try:
-                        for module in (os, ctypes):  # the standard library, as the script will read it
-                            with open(str(module.__file__), "rb"):
-                                pass
-                    except OSError:
-                        code = _TRIAL_DROP
+            except OSError:
+                code = _TRIAL_NAMESPACES
+            if code == 0 and iso.uid is not None:
+                try:
+                    _drop_root(iso, None)
+                    for module in (os, ctypes):  # the standard library, as the script will read it
+                        with open(str(module.__file__), "rb"):
+                            pass
+                except OSError:
+                    code = _TRIAL_DROP
         finally:
             os._exit(code)
     _, status = os.waitpid(pid, 0)
@@ -218,6 +223,11 @@ def before_fork(iso: Isolation) -> None:
 
 def enter(iso: Isolation, workdir: str | None) -> None:
     """In the new child, before it reads its job: its own mounts and /proc, then (as root) nobody."""
+    _enter_namespaces(iso)
+    _drop_root(iso, workdir)
+
+
+def _enter_namespaces(iso: Isolation) -> None:
     if not iso.namespaces:
         return
     if iso.double_fork:
@@ -225,7 +235,10 @@ def enter(iso: Isolation, workdir: str | None) -> None:
         _become_init()
     os.unshare(os.CLONE_NEWNS | os.CLONE_NEWIPC)
     _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
-    if iso.uid is not None and iso.gid is not None:
+
+
+def _drop_root(iso: Isolation, workdir: str | None) -> None:
+    if iso.namespaces and iso.uid is not None and iso.gid is not None:
         if workdir is not None:
             os.chown(workdir, iso.uid, iso.gid)
         os.setgroups([])

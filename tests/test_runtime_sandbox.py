@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ast
 import asyncio
+import json
 import logging
 import os
 import socket
@@ -280,3 +281,50 @@ async def test_timeout_kills_children_that_left_the_process_group(
     done = await until_ended(api, execution_id, 30)
     assert done["status"] == "ENDED_ERROR" and "timeout" in done["message"], done
     await _gone(workdir, "timeout")
+
+
+USER_NAMESPACE_PROBE = """
+import json, os, sys
+from flow_api import _isolation
+
+iso = _isolation.setup([sys.argv[1]], user_namespace=True)
+report = {"isolation": iso.describe(), "children": []}
+for _ in range(2):  # a fresh PID namespace each time, not one shared by the two
+    _isolation.before_fork(iso)
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(read)
+        _isolation.enter(iso, None)
+        seen = [p for p in os.listdir("/proc") if p.isdigit()]
+        os.write(write, json.dumps({"pid": os.getpid(), "seen": seen, "hidden": os.listdir(sys.argv[1])}).encode())
+        os._exit(7)
+    os.close(write)
+    with os.fdopen(read) as f:
+        child = json.loads(f.read())
+    child["code"] = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+    report["children"].append(child)
+print(json.dumps(report))
+"""
+
+
+def test_without_root_a_user_namespace_gives_the_same_isolation(tmp_path: Path) -> None:
+    # The way for an Engine that does not run as root, tried here in a user namespace of root's.
+    hidden = tmp_path / "data"
+    hidden.mkdir()
+    (hidden / "engine.db").write_text("secret")
+    probe = subprocess.run(
+        [sys.executable, "-c", USER_NAMESPACE_PROBE, str(hidden)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert probe.returncode == 0, probe.stderr
+    report = json.loads(probe.stdout)
+    if not report["isolation"]["namespaces"]:
+        pytest.skip(f"this machine allows no user namespaces: {report['isolation']['reason']}")
+    assert report["isolation"]["user_namespace"] and report["isolation"]["hidden"] == [str(hidden)]
+    for child in report["children"]:
+        assert child == {"pid": 1, "seen": ["1"], "hidden": [], "code": 7}, report

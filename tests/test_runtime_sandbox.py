@@ -10,6 +10,7 @@ import asyncio
 import json
 import logging
 import os
+import pwd
 import socket
 import subprocess
 import sys
@@ -224,7 +225,33 @@ async def test_a_script_lists_only_its_own_processes(
     out = done["output_value"]
     assert out["seen"] == sorted([out["me"], out["child"]]), out
     if isolated["user"]:
-        assert out["uid"] != 0 and out["uid"] == __import__("pwd").getpwnam(isolated["user"]).pw_uid
+        assert out["uid"] != 0 and out["uid"] == pwd.getpwnam(isolated["user"]).pw_uid
+
+
+async def test_a_script_keeps_the_interpreter_and_its_standard_library(
+    api: httpx.AsyncClient, unique: str, isolated: dict[str, Any]
+) -> None:
+    # As nobody the script must still import what the fork server had not, and start Python.
+    await make_flow(
+        api,
+        f"{unique}stdlib",
+        """
+        import subprocess, sys
+
+        def handler(system, this, inputs):
+            import decimal, email.parser, sqlite3
+            out = subprocess.run([sys.executable, "-c", "import json, os; print(json.dumps(os.getuid()))"],
+                                 capture_output=True, text=True, check=True).stdout
+            with open("note.txt", "w") as f:  # its working directory is its own to write
+                f.write(str(decimal.Decimal("1.5")))
+            this.save(output_value={"child_uid": int(out), "note": open("note.txt").read()})
+        """,
+    )
+    done = await run_flow(api, f"{unique}stdlib")
+    assert done["status"] == "ENDED_SUCCESS", done.get("status_message") or done
+    assert done["output_value"]["note"] == "1.5"
+    if isolated["user"]:
+        assert done["output_value"]["child_uid"] == pwd.getpwnam(isolated["user"]).pw_uid
 
 
 async def _started(api: httpx.AsyncClient, execution_id: str) -> str:

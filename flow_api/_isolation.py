@@ -49,6 +49,7 @@ class Isolation:
     reset_fd: int | None = None  # the fork server's own PID namespace, to start a fresh one per fork
     double_fork: bool = False  # a fresh PID namespace needs one more fork (no setns in a user namespace)
     reason: str = ""  # why something is not in force
+    keep: list[str] = field(default_factory=list)  # the interpreter's folders: never covered
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -150,6 +151,7 @@ def setup(hide: list[str], drop_root: bool = True, user_namespace: bool | None =
                 _mount("tmpfs", path, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=4k,mode=0555")
                 iso.hidden.append(path)
         iso.reset_fd = os.open("/proc/self/ns/pid", os.O_RDONLY)
+        iso.keep = _interpreter_paths()
     except OSError as exc:
         iso.reason = f"namespaces unavailable ({exc}): scripts run as Engine's user without them"
         iso.hidden = []
@@ -158,7 +160,7 @@ def setup(hide: list[str], drop_root: bool = True, user_namespace: bool | None =
     if drop_root and os.geteuid() == 0 and not iso.user_namespace:
         try:
             nobody = pwd.getpwnam("nobody")
-            _open_way_for(nobody, _interpreter_paths())
+            _open_way_for(nobody, iso.keep)
             iso.uid, iso.gid = nobody.pw_uid, nobody.pw_gid
         except (KeyError, OSError) as exc:
             iso.reason = f"scripts keep root (inside the namespaces): {exc}"
@@ -224,7 +226,26 @@ def before_fork(iso: Isolation) -> None:
 def enter(iso: Isolation, workdir: str | None) -> None:
     """In the new child, before it reads its job: its own mounts and /proc, then (as root) nobody."""
     _enter_namespaces(iso)
+    if iso.namespaces and workdir is not None:
+        _private_temp(iso, workdir)
     _drop_root(iso, workdir)
+
+
+def _private_temp(iso: Isolation, workdir: str) -> None:
+    # Executions share a user (nobody): each gets empty /tmp and /dev/shm of its own, with
+    # only its working directory in its temporary folder, so none finds another's files.
+    temp = os.path.dirname(os.path.realpath(workdir))
+    handle = os.open(workdir, os.O_PATH | os.O_DIRECTORY)
+    try:
+        for folder in dict.fromkeys([temp, "/tmp", "/dev/shm"]):
+            if folder == "/" or not os.path.isdir(folder) or any(p.startswith(folder + "/") for p in iso.keep):
+                continue  # never cover the interpreter
+            _mount("tmpfs", folder, "tmpfs", MS_NOSUID | MS_NODEV, "size=64m,mode=1777")
+        os.makedirs(workdir, mode=0o700, exist_ok=True)
+        if not os.path.samestat(os.stat(workdir), os.fstat(handle)):
+            _mount(f"/proc/self/fd/{handle}", workdir, None, MS_BIND)
+    finally:
+        os.close(handle)
 
 
 def _enter_namespaces(iso: Isolation) -> None:

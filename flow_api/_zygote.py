@@ -35,7 +35,6 @@ def _child(
             os.dup2(fd, target)
         os.closerange(4, os.sysconf("SC_OPEN_MAX") if hasattr(os, "sysconf") else 1024)
         del sock, wakeup
-        os.chdir(str(request["cwd"]))
         try:
             if broken:
                 raise OSError(broken)
@@ -44,6 +43,7 @@ def _child(
             # Never run a script with less isolation than Engine announced.
             os.write(2, f"Engine could not isolate the execution's process: {exc}\n".encode())
             os._exit(1)
+        os.chdir(str(request["cwd"]))  # after enter: its own temporary folder may cover the old one
         env = request["env"]
         assert isinstance(env, dict)
         os.environ.clear()

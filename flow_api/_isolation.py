@@ -130,7 +130,7 @@ def setup(hide: list[str], drop_root: bool = True, user_namespace: bool | None =
     """Called once by the fork server before it forks anything (it must have no threads).
 
     ``user_namespace``: None uses one only when a plain mount namespace is refused (not
-    root); True always does (how the path for unprivileged users is tried as root)."""
+    root, or root without CAP_SYS_ADMIN); True always does; False never does."""
     iso = Isolation()
     if not sys.platform.startswith("linux") or not hasattr(os, "unshare"):
         iso.reason = "not Linux (or no os.unshare): scripts run without namespaces"
@@ -141,7 +141,7 @@ def setup(hide: list[str], drop_root: bool = True, user_namespace: bool | None =
                 raise PermissionError("a user namespace was asked for")
             os.unshare(os.CLONE_NEWNS)
         except PermissionError:
-            if os.geteuid() == 0 and user_namespace is None:
+            if user_namespace is False:
                 raise
             _enter_user_namespace()
             iso.user_namespace = True

@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import pwd
+import shutil
 import socket
 import subprocess
 import sys
@@ -323,7 +324,7 @@ USER_NAMESPACE_PROBE = """
 import json, os, sys
 from flow_api import _isolation
 
-iso = _isolation.setup([sys.argv[1]], user_namespace=True)
+iso = _isolation.setup([sys.argv[1]], user_namespace={"yes": True, "auto": None, "no": False}[sys.argv[2]])
 report = {"isolation": iso.describe(), "children": []}
 for _ in range(2):  # a fresh PID namespace each time, not one shared by the two
     _isolation.before_fork(iso)
@@ -344,23 +345,41 @@ print(json.dumps(report))
 """
 
 
-def test_without_root_a_user_namespace_gives_the_same_isolation(tmp_path: Path) -> None:
-    # The way for an Engine that does not run as root, tried here in a user namespace of root's.
+def _probe(hidden: Path, mode: str, without_sys_admin: bool = False) -> dict[str, Any]:
+    command = [sys.executable, "-c", USER_NAMESPACE_PROBE, str(hidden), mode]
+    if without_sys_admin:
+        # Root without CAP_SYS_ADMIN may not make namespaces, as a user who is not root.
+        setpriv = shutil.which("setpriv")
+        if setpriv is None:
+            pytest.skip("setpriv (util-linux) is not installed: cannot start a process without CAP_SYS_ADMIN")
+        command = [setpriv, "--bounding-set=-sys_admin", *command]
+    probe = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=60, check=False)
+    assert probe.returncode == 0, probe.stderr
+    report: dict[str, Any] = json.loads(probe.stdout)
+    return report
+
+
+@pytest.mark.parametrize("without_sys_admin", [False, True], ids=["asked-for", "no-CAP_SYS_ADMIN"])
+def test_a_user_namespace_gives_the_same_isolation(tmp_path: Path, without_sys_admin: bool) -> None:
+    # The way for an Engine that may not make namespaces itself: asked for (as root), or
+    # found on its own when a plain mount namespace is refused.
     hidden = tmp_path / "data"
     hidden.mkdir()
     (hidden / "engine.db").write_text("secret")
-    probe = subprocess.run(
-        [sys.executable, "-c", USER_NAMESPACE_PROBE, str(hidden)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert probe.returncode == 0, probe.stderr
-    report = json.loads(probe.stdout)
+    report = _probe(hidden, "auto" if without_sys_admin else "yes", without_sys_admin)
     if not report["isolation"]["namespaces"]:
         pytest.skip(f"this machine allows no user namespaces: {report['isolation']['reason']}")
     assert report["isolation"]["user_namespace"] and report["isolation"]["hidden"] == [str(hidden)]
     for child in report["children"]:
         assert child == {"pid": 1, "seen": ["1"], "hidden": [], "code": 7}, report
+
+
+def test_without_namespaces_the_fork_server_says_why_and_scripts_still_run(tmp_path: Path) -> None:
+    hidden = tmp_path / "data"
+    hidden.mkdir()
+    report = _probe(hidden, "no", without_sys_admin=True)
+    isolation = report["isolation"]
+    assert not isolation["namespaces"] and isolation["hidden"] == [] and isolation["user"] is None, isolation
+    assert "namespaces unavailable" in isolation["reason"] and "Operation not permitted" in isolation["reason"]
+    for child in report["children"]:  # as before: the same process numbers as the fork server's
+        assert child["code"] == 7 and child["pid"] != 1 and len(child["seen"]) > 1, report

@@ -4,13 +4,16 @@ The fork server enters a private mount namespace once, at start, and there hides
 Engine's data directory under an empty read-only tmpfs. Each execution process then
 gets namespaces of its own: a PID namespace in which the script is process 1 and sees
 no other process (its own ``/proc`` is mounted fresh), a mount namespace for that
-``/proc``, and an IPC namespace. Killing the script's process kills everything in its
-PID namespace. As root the script also gives up root for ``nobody`` when that user can
-reach the interpreter. There is no network namespace: scripts talk to Engine over HTTP.
+``/proc`` and for empty temporary folders (``/tmp``, ``/dev/shm``, Engine's temporary
+folder with only the execution's working directory in it), and an IPC namespace.
+Killing the script's process kills everything in its PID namespace. As root the script
+also gives up root for ``nobody`` when that user can reach the interpreter. There is no
+network namespace: scripts talk to Engine over HTTP.
 
-Without root the same is tried in a user namespace of its own; where neither works the
-fork server says why and the scripts run as before (own session, clean environment,
-limits). Only the standard library is used: this runs in the fork server.
+Without root (or without CAP_SYS_ADMIN) the same is tried in a user namespace of its
+own; where neither works the fork server says why and the scripts run as before (own
+session, clean environment, limits). Only the standard library is used: this runs in
+the fork server.
 """
 
 from __future__ import annotations

@@ -4,7 +4,9 @@ Each script runs in its own process, forked from a warm fork server (``zygote.py
 so it starts in milliseconds, in its own session (so cancelling kills the whole
 tree), in a fresh temporary directory, with an environment built from nothing (no
 store location, no credentials) and resource limits the process sets on itself
-before it reads the script. The job (token, script, inputs) arrives over stdin only
+before it reads the script; on Linux also in namespaces of its own that hide Engine's
+processes, data directory and temporary files (``flow_api._isolation``), as ``nobody``
+when Engine runs as root. The job (token, script, inputs) arrives over stdin only
 after an execution was claimed; log lines and the outcome come back as JSON lines on
 a separate pipe, while raw stdout/stderr are captured as well.
 """

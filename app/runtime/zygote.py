@@ -119,10 +119,10 @@ class Zygote:
         if isolation.get("namespaces"):
             who = f"as user {isolation['user']}" if isolation.get("user") else "as root (inside the namespaces)"
             log.info(
-                "executions run in their own PID, mount and IPC namespaces%s, %s; hidden: %s%s",
+                "executions run in their own PID, mount and IPC namespaces%s, %s; hidden: %s, the temporary folders%s",
                 " (in a user namespace)" if isolation.get("user_namespace") else "",
                 who,
-                ", ".join(isolation.get("hidden") or []) or "nothing",
+                ", ".join(isolation.get("hidden") or []) or "no data directory",
                 f" ({isolation['reason']})" if isolation.get("reason") else "",
             )
         else:

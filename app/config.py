@@ -28,6 +28,7 @@ class Settings(BaseSettings):
     graphql_max_depth: int = 12
     graphql_max_tokens: int = 5000
     graphql_max_aliases: int = 30
+    graphql_compiled: bool = True  # plain fields completed by schema.execution's compiled steps
     public_url: str | None = None  # how flow scripts reach this Engine; defaults to host:port
 
     @property

@@ -17,6 +17,7 @@ from strawberry.schema.config import StrawberryConfig
 
 from app.config import Settings
 from schema.errors import EngineSchema
+from schema.execution import CompiledExecutor
 from schema.mutations import mutation_type
 from schema.objects import OBJECTS
 from schema.queries import query_type
@@ -53,5 +54,7 @@ def make_schema(settings: Settings | None = None) -> EngineSchema:
         subscription=Subscription,
         types=list(OBJECTS.values()),
         extensions=extensions,
+        # Off only to compare against graphql-core's own executor, or to rule it out.
+        execution_context_class=CompiledExecutor if settings.graphql_compiled else None,
         config=StrawberryConfig(scalar_map=SCALARS),
     )

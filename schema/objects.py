@@ -19,6 +19,7 @@ from schema import inputs as _inputs
 from schema.connections import Page, PageInfo, connection
 from schema.context import Context
 from schema.errors import RuntimeMissingError
+from schema.execution import info_free
 from schema.ids import type_name
 from schema.names import Shown, camel, shown_fields
 from schema.records import Metadata, Rec, metadata_of
@@ -168,6 +169,7 @@ def _object(kind: Kind) -> Any:
         values["children"] = _children()
         values["log"] = strawberry.field(resolver=_log, description="The execution's log lines.")
 
+    @info_free
     def is_type_of(cls: Any, obj: Any, info: Any) -> bool:
         return isinstance(obj, Rec) and obj.kind == kind.name
 

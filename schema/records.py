@@ -46,6 +46,15 @@ def relations(kind: str) -> dict[str, Shown]:
     return {s.relation: s for s in shown_fields(kind) if s.relation and s.target is not None}
 
 
+def plain_keys(kind: str) -> dict[str, str]:
+    """python name of a plain field -> its document key (relations, id and metadata excepted)."""
+    special = {*relations(kind), "id", "metadata"}
+    return {s.python: s.field.name for s in shown_fields(kind) if s.python not in special}
+
+
+_PLAIN_KEYS: dict[str, dict[str, str]] = {}
+
+
 class Rec:
     """A record: its kind, its document, the request's context, and what a listing
     loaded for it ahead (related records by relation name, its metadata)."""
@@ -61,6 +70,12 @@ class Rec:
 
     def __getattr__(self, name: str) -> Any:
         # Only reached for names that are not slots: the record's fields.
+        keys = _PLAIN_KEYS.get(self.kind)
+        if keys is None:
+            keys = _PLAIN_KEYS[self.kind] = plain_keys(self.kind)
+        key = keys.get(name)
+        if key is not None:
+            return self.doc.get(key)
         if name.startswith("__"):
             raise AttributeError(name)  # protocols (__await__, ...) are not fields
         if name == "id":

@@ -201,6 +201,7 @@ def _try_once(iso: Isolation) -> int:
         try:
             try:
                 _enter_namespaces(iso)
+                _lock_mounts(iso)
                 if sorted(p for p in os.listdir("/proc") if p.isdigit()) != ["1"]:
                     code = _TRIAL_NAMESPACES
             except OSError:
@@ -231,7 +232,16 @@ def enter(iso: Isolation, workdir: str | None) -> None:
     _enter_namespaces(iso)
     if iso.namespaces and workdir is not None:
         _private_temp(iso, workdir)
+    _lock_mounts(iso)
     _drop_root(iso, workdir)
+
+
+def _lock_mounts(iso: Isolation) -> None:
+    # A script that stays root (in a user namespace, or because nobody cannot run it) could
+    # unmount what covers the data directory. In a user namespace below ours, the mounts
+    # it was given are locked to it: it cannot unmount them, nor mount /proc anew.
+    if iso.namespaces and iso.uid is None:
+        _enter_user_namespace()
 
 
 def _private_temp(iso: Isolation, workdir: str) -> None:

@@ -170,7 +170,7 @@ async def test_a_script_cannot_open_the_embedded_store(
         api,
         f"{unique}steal",
         """
-        import os, sqlite3
+        import ctypes, os, sqlite3
 
         def handler(system, this, inputs):
             tries = {}
@@ -180,6 +180,7 @@ async def test_a_script_cannot_open_the_embedded_store(
                     "select count(*) from sqlite_master").fetchall()),
                 ("list", lambda: os.listdir(inputs["dir"])),
                 ("write", lambda: open(os.path.join(inputs["dir"], "x"), "w").write("x")),
+                ("umount", lambda: ctypes.CDLL(None).umount2(inputs["dir"].encode(), 2) == 0),
                 # What is mounted there, as the kernel tells this process (whoever it runs as).
                 ("mounts", lambda: [line.split()[4:] for line in open("/proc/self/mountinfo")
                                     if line.split()[4] == inputs["dir"]]),
@@ -196,6 +197,7 @@ async def test_a_script_cannot_open_the_embedded_store(
     tries = done["output_value"]
     assert "error" in tries["open"] and "error" in tries["sqlite"], tries
     assert "error" in tries["write"], tries
+    assert tries["umount"] == {"ok": "False"}, tries  # the cover stays on
     if engine_server.settings.mongodb_uri is None:
         # An empty read-only tmpfs over the real folder, whoever the script runs as. (Here the
         # data dir is a test's temporary one: the script's own empty /tmp hides it as well,
@@ -321,7 +323,7 @@ async def test_timeout_kills_children_that_left_the_process_group(
 
 
 USER_NAMESPACE_PROBE = """
-import json, os, sys
+import ctypes, json, os, sys
 from flow_api import _isolation
 
 iso = _isolation.setup([sys.argv[1]], user_namespace={"yes": True, "auto": None, "no": False}[sys.argv[2]])
@@ -334,7 +336,11 @@ for _ in range(2):  # a fresh PID namespace each time, not one shared by the two
         os.close(read)
         _isolation.enter(iso, None)
         seen = [p for p in os.listdir("/proc") if p.isdigit()]
-        os.write(write, json.dumps({"pid": os.getpid(), "seen": seen, "hidden": os.listdir(sys.argv[1])}).encode())
+        # Root in its namespace, the child tries to take the cover off the data directory.
+        libc = ctypes.CDLL(None, use_errno=True)
+        undone = libc.umount2(sys.argv[1].encode(), 2) == 0 or libc.umount2(b"/proc", 2) == 0
+        report = {"pid": os.getpid(), "seen": seen, "hidden": os.listdir(sys.argv[1]), "undone": undone}
+        os.write(write, json.dumps(report).encode())
         os._exit(7)
     os.close(write)
     with os.fdopen(read) as f:
@@ -371,7 +377,7 @@ def test_a_user_namespace_gives_the_same_isolation(tmp_path: Path, without_sys_a
         pytest.skip(f"this machine allows no user namespaces: {report['isolation']['reason']}")
     assert report["isolation"]["user_namespace"] and report["isolation"]["hidden"] == [str(hidden)]
     for child in report["children"]:
-        assert child == {"pid": 1, "seen": ["1"], "hidden": [], "code": 7}, report
+        assert child == {"pid": 1, "seen": ["1"], "hidden": [], "undone": False, "code": 7}, report
 
 
 def test_without_namespaces_the_fork_server_says_why_and_scripts_still_run(tmp_path: Path) -> None:

@@ -210,7 +210,10 @@ class Pool:
         self._closed = False
 
     async def start(self) -> None:
-        await self.zygote.start()
+        try:
+            await self.zygote.start()
+        except Exception:  # the filler starts it again when it forks; Engine itself goes on
+            log.exception("the fork server of executions did not start")
         self._filler = asyncio.create_task(self._fill())
         self._need.set()
 

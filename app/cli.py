@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import getpass
+import logging
 import signal
 from pathlib import Path
 from typing import Annotated
@@ -43,6 +44,12 @@ def serve(
     from app.main import create_app
 
     settings = _settings(host, port, data_dir)
+    # Engine's own loggers (engine.*) log beside uvicorn's, in its format; uvicorn configures only its own.
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(levelname)s:     %(name)s: %(message)s"))
+    engine_log = logging.getLogger("engine")
+    engine_log.addHandler(handler)
+    engine_log.setLevel(logging.INFO)
     where = "MongoDB" if settings.mongodb_uri else f"the embedded store at {settings.sqlite_path}"
     typer.echo(f"Engine on {where}, listening on http://{settings.host}:{settings.port}")
     # uvicorn handles Ctrl+C and SIGTERM: it stops accepting, finishes requests, runs the lifespan's shutdown.

@@ -8,6 +8,8 @@ then measures requests per second, one client, one request at a time, interleave
 
 - graphql: the page query of the no-N+1 test (``flow { name }``, ``createdBy { name }``,
   ``metadata { key data }``) over HTTP;
+- graphql-core: the same query to a second Engine on the same store started with
+  ``graphql_compiled=False`` (graphql-core's executor alone, as before schema.execution);
 - raw: the same data read straight from the SQLite file with the standard library
   (the execution documents, then their flows, users and metadata by ``IN``, JSON decoded);
 - rest: ``GET /api/latest/execution`` with the same filter, order and page size
@@ -136,18 +138,29 @@ async def _rates(seconds: float, calls: dict[str, Callable[[], Awaitable[Any]]],
 async def run(records: int, seconds: float) -> dict[str, float]:
     data_dir = Path(tempfile.mkdtemp(prefix="engine-bench-")) / "data"
     server: RunningEngine = start_engine(store_settings("sqlite", None, data_dir, workers=1))
+    plain: RunningEngine = start_engine(server.settings.model_copy(update={"graphql_compiled": False}))
     try:
         loop = server.engine._tasks[0].get_loop()
         flow_id = await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(_seed(server.engine, records), loop))
         token = await login(server.url)
         db = sqlite3.connect(server.settings.sqlite_path)
-        async with httpx.AsyncClient(base_url=server.url, headers={"Authorization": f"Bearer {token}"}) as client:
+        auth = {"Authorization": f"Bearer {token}"}
+        async with (
+            httpx.AsyncClient(base_url=server.url, headers=auth) as client,
+            httpx.AsyncClient(base_url=plain.url, headers=auth) as plain_client,
+        ):
             variables = {"flow": flow_id, "first": records}
 
-            async def graphql() -> None:
-                response = await client.post("/graphql", json={"query": QUERY, "variables": variables})
+            async def page(through: httpx.AsyncClient) -> None:
+                response = await through.post("/graphql", json={"query": QUERY, "variables": variables})
                 body = response.json()
                 assert "errors" not in body and len(body["data"]["executions"]["edges"]) == records, body
+
+            async def graphql() -> None:
+                await page(client)
+
+            async def graphql_core() -> None:
+                await page(plain_client)
 
             async def raw() -> None:
                 assert len(_raw_page(db, flow_id, records)) == records
@@ -160,10 +173,13 @@ async def run(records: int, seconds: float) -> dict[str, float]:
                 )
                 assert response.status_code == 200 and len(response.json()) == records
 
-            figures = await _rates(seconds, {"graphql": graphql, "raw": raw, "rest": rest})
+            figures = await _rates(
+                seconds, {"graphql": graphql, "graphql-core": graphql_core, "raw": raw, "rest": rest}
+            )
         db.close()
         return figures
     finally:
+        plain.stop()
         server.stop()
 
 
@@ -175,10 +191,11 @@ def main() -> None:
     figures = asyncio.run(run(args.records, args.seconds))
     print(f"page of {args.records} executions with flow, createdBy and metadata, SQLite store")
     for name, rate in figures.items():
-        print(f"  {name:8} {rate:8.1f} requests/s")
+        print(f"  {name:12} {rate:8.1f} requests/s  ({1000 / rate:5.2f} ms)")
     ratio = figures["graphql"] / figures["raw"]
     print(f"  GraphQL/raw  {ratio:.3f}  (raw reads are {1 / ratio:.1f}x faster; target: within 3x)")
     print(f"  GraphQL/REST {figures['graphql'] / figures['rest']:.2f}")
+    print(f"  compiled steps / graphql-core alone: {figures['graphql'] / figures['graphql-core']:.2f}x the requests")
 
 
 if __name__ == "__main__":

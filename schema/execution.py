@@ -363,6 +363,7 @@ class CompiledExecutor(StrawberryGraphQLCoreExecutionContext):
                     if (
                         coerce is not None
                         and result is not None
+                        and result is not Undefined
                         and not awaitable(result)
                         and not isinstance(result, Exception)
                     ):

@@ -55,6 +55,8 @@ _INFO_FREE: set[Callable[..., Any]] = set()
 # Engine's result classes, never awaitable: asking them for __await__ would go through
 # Rec.__getattr__ (an exception per record) for nothing.
 _NEVER_AWAITABLE = frozenset({Rec, Edge, Page})
+# Values a scalar field usually holds: none is None, an exception or awaitable.
+_TEXT_AND_NUMBERS = frozenset({str, int, float, bool})
 
 
 def info_free[F: Callable[..., Any]](fn: F) -> F:
@@ -284,7 +286,7 @@ def _items(
                 continue
             try:
                 completed = inner(ex, plan, fdl, field_path, item_path, item)
-                if awaitable(completed):
+                if type(completed) is not dict and awaitable(completed):
                     append(ex.await_item(completed, item_type, fdl, item_path))
                     awaitable_indices.append(index)
                 else:
@@ -360,12 +362,14 @@ class CompiledExecutor(StrawberryGraphQLCoreExecutionContext):
                         results[response_name] = None
                         continue
                     coerce = plan.coerce
-                    if (
-                        coerce is not None
-                        and result is not None
-                        and result is not Undefined
-                        and not awaitable(result)
-                        and not isinstance(result, Exception)
+                    if coerce is not None and (
+                        type(result) in _TEXT_AND_NUMBERS
+                        or (
+                            result is not None
+                            and result is not Undefined
+                            and not awaitable(result)
+                            and not isinstance(result, Exception)
+                        )
                     ):
                         try:
                             coerced = coerce(result)
@@ -379,7 +383,7 @@ class CompiledExecutor(StrawberryGraphQLCoreExecutionContext):
                             continue
                     result = self._complete_plain(plan, result, fdl, Path(path, response_name, type_name))
                 results[response_name] = result
-                if awaitable(result):
+                if type(result) is not dict and awaitable(result):
                     awaitable_fields.append(response_name)
         except Exception:
             if awaitable_fields:
@@ -421,7 +425,7 @@ class CompiledExecutor(StrawberryGraphQLCoreExecutionContext):
             if self.is_awaitable(result):
                 return self.complete_awaitable_value(return_type, fdl, plan.info(self, path, fdl), path, result, None)
             completed = plan.complete(self, plan, fdl, path, path, result)
-            if self.is_awaitable(completed):
+            if type(completed) is not dict and self.is_awaitable(completed):
                 return self.await_item(completed, return_type, fdl, path)
         except Exception as raw_error:
             self.handle_field_error(raw_error, return_type, fdl, path)

@@ -3,11 +3,14 @@ websocket speaks graphql-transport-ws for subscriptions."""
 
 from __future__ import annotations
 
+from functools import cached_property
+from pathlib import Path
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route, WebSocketRoute
+from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
@@ -19,9 +22,16 @@ from app.main import ExtensionParts
 from schema.build import make_schema
 from schema.context import Context
 
+STATIC = Path(__file__).with_name("static")
+
 
 class EngineGraphQL(GraphQL[Context, None]):
     """Strawberry's ASGI view with Engine's context and token handling."""
+
+    @cached_property
+    def graphql_ide_html(self) -> str:
+        # Strawberry's page loads GraphiQL from a public CDN; Engine serves its own copy.
+        return (STATIC / "graphiql.html").read_text(encoding="utf-8")
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
         engine: Engine = request.app.state.engine
@@ -46,4 +56,7 @@ def graphql_app(settings: Settings) -> EngineGraphQL:
 
 def extension(settings: Settings) -> ExtensionParts:
     view: Any = graphql_app(settings)
-    return ExtensionParts(routes=[Route("/graphql", view), WebSocketRoute("/graphql", view)])
+    assets = StaticFiles(directory=STATIC / "graphiql")
+    return ExtensionParts(
+        routes=[Mount("/graphql/static", assets), Route("/graphql", view), WebSocketRoute("/graphql", view)]
+    )

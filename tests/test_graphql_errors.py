@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -161,6 +162,14 @@ async def test_graphiql_is_served_and_works_with_the_cookie(engine_server: Runni
         page = await browser.get("/graphql", headers={"accept": "text/html"})
         assert page.status_code == 200 and "text/html" in page.headers["content-type"]
         assert "graphiql" in page.text.lower()
+        # Everything the page loads comes from Engine itself: no CDN, so it works offline.
+        assets = re.findall(r'(?:src|href)="([^"]+)"', page.text)
+        assert assets and all(a.startswith("/graphql/static/") for a in assets), assets
+        for asset in assets:
+            served = await browser.get(asset)
+            assert served.status_code == 200 and len(served.content) > 1000, asset
+            kind = "css" if asset.endswith(".css") else "javascript"
+            assert kind in served.headers["content-type"], (asset, served.headers["content-type"])
         # What the page's fetcher sends: a JSON POST to the same URL, with the cookie.
         answer = await browser.post("/graphql", json={"query": "{ viewer { name } }"})
         assert answer.json() == {"data": {"viewer": {"name": "admin"}}}

@@ -251,14 +251,34 @@ def _private_temp(iso: Isolation, workdir: str) -> None:
     handle = os.open(workdir, os.O_PATH | os.O_DIRECTORY)
     try:
         for folder in dict.fromkeys([temp, "/tmp", "/dev/shm"]):
-            if folder == "/" or not os.path.isdir(folder) or any(p.startswith(folder + "/") for p in iso.keep):
-                continue  # never cover the interpreter
-            _mount("tmpfs", folder, "tmpfs", MS_NOSUID | MS_NODEV, "size=64m,mode=1777")
+            if folder == "/" or not os.path.isdir(folder):
+                continue
+            # The interpreter may live inside (a checkout under /tmp): its folders are bound
+            # back into the empty cover, and nothing else of what was there shows.
+            inside = _outermost([p for p in iso.keep if p.startswith(folder + "/")])
+            kept = [os.open(p, os.O_PATH | os.O_DIRECTORY) for p in inside]
+            try:
+                _mount("tmpfs", folder, "tmpfs", MS_NOSUID | MS_NODEV, "size=64m,mode=1777")
+                for path, kept_handle in zip(inside, kept, strict=True):
+                    os.makedirs(path, mode=0o755, exist_ok=True)
+                    _mount(f"/proc/self/fd/{kept_handle}", path, None, MS_BIND | MS_REC)
+            finally:
+                for kept_handle in kept:
+                    os.close(kept_handle)
         os.makedirs(workdir, mode=0o700, exist_ok=True)
         if not os.path.samestat(os.stat(workdir), os.fstat(handle)):
             _mount(f"/proc/self/fd/{handle}", workdir, None, MS_BIND)
     finally:
         os.close(handle)
+
+
+def _outermost(paths: list[str]) -> list[str]:
+    """``paths`` without those inside another of them."""
+    out: list[str] = []
+    for path in sorted(set(paths)):
+        if not any(path.startswith(parent + "/") for parent in out):
+            out.append(path)
+    return out
 
 
 def _enter_namespaces(iso: Isolation) -> None:

@@ -9,11 +9,13 @@ request's DataLoaders -- one query per relation and level, whatever the page siz
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import strawberry
 
 from app.records.kinds import KINDS, FieldType, Kind
+from app.store import tree
 from app.store.tree import Compare, Op
 from schema import inputs as _inputs
 from schema.connections import Page, PageInfo, connection
@@ -98,6 +100,14 @@ Record = _record_interface()
 
 
 def _children() -> Any:
+    resolve = connection_resolver("execution", lambda root: Compare("parent_execution_id", Op.EQ, root.doc["id"]))
+    return strawberry.field(resolver=resolve, description="The executions this one started.")
+
+
+def connection_resolver(kind: str, scope: Callable[[Rec], tree.Node] | None = None) -> Any:
+    """A resolver for a connection of ``kind`` records, with the kind's typed arguments;
+    ``scope`` limits it to the records belonging to the parent (``root``)."""
+
     async def resolve(
         root: Rec,
         info: strawberry.Info,
@@ -114,7 +124,7 @@ def _children() -> Any:
     ) -> Any:
         return await connection(
             info,
-            "execution",
+            kind,
             filter=filter,
             where=where,
             order=order,
@@ -125,17 +135,11 @@ def _children() -> Any:
             include_deleted=include_deleted,
             only_deleted=only_deleted,
             include_normal=include_normal,
-            scope=Compare("parent_execution_id", Op.EQ, root.doc["id"]),
+            scope=None if scope is None else scope(root),
         )
 
-    list_arguments(resolve, "execution", "ExecutionConnection")
-    return strawberry.field(resolver=resolve, description="The executions this one started.")
-
-
-def list_arguments(fn: Any, kind: str, returns: str) -> None:
-    """Give a connection resolver the typed arguments of ``kind``."""
     t = type_name(kind)
-    fn.__annotations__ = {
+    resolve.__annotations__ = {
         "info": strawberry.Info,
         "filter": f"{t}Filter | None",
         "where": JSON | None,
@@ -147,9 +151,10 @@ def list_arguments(fn: Any, kind: str, returns: str) -> None:
         "include_deleted": bool,
         "only_deleted": bool,
         "include_normal": bool,
-        "return": returns,
+        "return": f"{t}Connection",
     }
-    fn.__module__ = __name__
+    resolve.__module__ = __name__
+    return resolve
 
 
 async def _log(root: Rec, info: strawberry.Info) -> list[LogLine]:

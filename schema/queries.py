@@ -8,11 +8,10 @@ import strawberry
 
 from app.records.errors import InvalidInputError, ResourceNotFoundError
 from app.records.kinds import KINDS, Kind
-from schema.connections import connection
 from schema.context import Context
 from schema.ids import from_global, record_id, type_name
 from schema.names import camel
-from schema.objects import Node, list_arguments
+from schema.objects import Node, connection_resolver
 from schema.records import Rec
 from schema.selection import below, record_fields, under
 
@@ -50,35 +49,7 @@ def _one(kind: Kind) -> Any:
 
 
 def _many(kind: Kind) -> Any:
-    async def resolve(
-        info: strawberry.Info,
-        filter: Any = None,
-        where: Any = None,
-        order: Any = None,
-        sort: str | None = None,
-        first: int | None = None,
-        after: str | None = None,
-        offset: int = 0,
-        include_deleted: bool = False,
-        only_deleted: bool = False,
-        include_normal: bool = True,
-    ) -> Any:
-        return await connection(
-            info,
-            kind.name,
-            filter=filter,
-            where=where,
-            order=order,
-            sort=sort,
-            first=first,
-            after=after,
-            offset=offset,
-            include_deleted=include_deleted,
-            only_deleted=only_deleted,
-            include_normal=include_normal,
-        )
-
-    list_arguments(resolve, kind.name, f"{type_name(kind.name)}Connection")
+    resolve = connection_resolver(kind.name)
     return strawberry.field(
         resolver=resolve,
         description=(

@@ -25,6 +25,36 @@ def _store(store_name: str, request: pytest.FixtureRequest) -> str | None:
     return request.getfixturevalue("mongo_uri") if store_name == "mongodb" else None
 
 
+async def _each_runs_once(urls: list[str], unique: str, count: int) -> None:
+    """Start ``count`` executions alternately through two Engines sharing one store; each
+    must run exactly once (every run leaves one message naming its execution)."""
+    tokens = [await login(u) for u in urls]
+    clients = [
+        httpx.AsyncClient(base_url=u + "/api/latest", headers={"Authorization": f"Bearer {t}"}, timeout=60)
+        for u, t in zip(urls, tokens, strict=True)
+    ]
+    try:
+        await make_flow(
+            clients[0],
+            f"{unique}once",
+            "def handler(system, this, inputs):\n    system.message('run').save(text=this.id)\n",
+        )
+        started = await asyncio.gather(
+            *(clients[i % 2].post("/execution", json={"flow_name": f"{unique}once"}) for i in range(count))
+        )
+        ids = [r.json()["id"] for r in started]
+        ended = await asyncio.gather(*(until_ended(clients[i % 2], e, 120) for i, e in enumerate(ids)))
+        assert [e["status"] for e in ended] == ["ENDED_SUCCESS"] * count, [e.get("status_message") for e in ended]
+        listed = await clients[1].get(
+            "/message", params={"filter": '{"field": "name", "op": "eq", "value": "run"}', "fields": "text"}
+        )
+        runs = Counter(m["text"] for m in listed.json())
+        assert {i: runs[i] for i in ids} == dict.fromkeys(ids, 1)
+    finally:
+        for client in clients:
+            await client.aclose()
+
+
 async def test_two_engines_never_run_one_execution_twice(
     store_name: str, request: pytest.FixtureRequest, tmp_path: Path, unique: str
 ) -> None:
@@ -32,38 +62,10 @@ async def test_two_engines_never_run_one_execution_twice(
     first = start_engine(settings)
     second = start_engine(settings)
     try:
-        tokens = [await login(e.url) for e in (first, second)]
-        clients = [
-            httpx.AsyncClient(base_url=e.url + "/api/latest", headers={"Authorization": f"Bearer {t}"}, timeout=60)
-            for e, t in zip((first, second), tokens, strict=True)
-        ]
-        try:
-            await make_flow(
-                clients[0],
-                f"{unique}once",
-                "def handler(system, this, inputs):\n    system.message('run').save(text=this.id)\n",
-            )
-            count = 30 if store_name == "sqlite" else 12
-            started = await asyncio.gather(
-                *(clients[i % 2].post("/execution", json={"flow_name": f"{unique}once"}) for i in range(count))
-            )
-            ids = [r.json()["id"] for r in started]
-            ended = await asyncio.gather(*(until_ended(clients[i % 2], e, 120) for i, e in enumerate(ids)))
-            assert [e["status"] for e in ended] == ["ENDED_SUCCESS"] * count, [e.get("status_message") for e in ended]
-            runs = Counter(
-                m["text"]
-                for m in (
-                    await clients[1].get(
-                        "/message", params={"filter": '{"field": "name", "op": "eq", "value": "run"}', "fields": "text"}
-                    )
-                ).json()
-            )
-            assert {i: runs[i] for i in ids} == dict.fromkeys(ids, 1)
-            claimed = [e.engine.services["runtime"].workers.claimed for e in (first, second)]
-            assert sum(claimed) >= count and min(claimed) > 0, claimed
-        finally:
-            for client in clients:
-                await client.aclose()
+        count = 30 if store_name == "sqlite" else 12
+        await _each_runs_once([first.url, second.url], unique, count)
+        claimed = [e.engine.services["runtime"].workers.claimed for e in (first, second)]
+        assert sum(claimed) >= count and min(claimed) > 0, claimed
     finally:
         first.stop()
         second.stop()
@@ -205,33 +207,7 @@ async def test_two_engine_processes_on_one_store_run_each_execution_once(
         await _healthy(f"http://127.0.0.1:{ports[0]}", first)  # the first creates the admin, alone
         second = _serve(ports[1], tmp_path / "data", store_name, mongo_uri, database, workers=2)
         await _healthy(f"http://127.0.0.1:{ports[1]}", second)
-        urls = [f"http://127.0.0.1:{p}" for p in ports]
-        tokens = [await login(u) for u in urls]
-        clients = [
-            httpx.AsyncClient(base_url=u + "/api/latest", headers={"Authorization": f"Bearer {t}"}, timeout=60)
-            for u, t in zip(urls, tokens, strict=True)
-        ]
-        try:
-            await make_flow(
-                clients[0],
-                f"{unique}once",
-                "def handler(system, this, inputs):\n    system.message('run').save(text=this.id)\n",
-            )
-            count = 40 if store_name == "sqlite" else 12
-            started = await asyncio.gather(
-                *(clients[i % 2].post("/execution", json={"flow_name": f"{unique}once"}) for i in range(count))
-            )
-            ids = [r.json()["id"] for r in started]
-            ended = await asyncio.gather(*(until_ended(clients[i % 2], e, 120) for i, e in enumerate(ids)))
-            assert [e["status"] for e in ended] == ["ENDED_SUCCESS"] * count, [e.get("status_message") for e in ended]
-            listed = await clients[1].get(
-                "/message", params={"filter": '{"field": "name", "op": "eq", "value": "run"}', "fields": "text"}
-            )
-            runs = Counter(m["text"] for m in listed.json())
-            assert {i: runs[i] for i in ids} == dict.fromkeys(ids, 1)
-        finally:
-            for client in clients:
-                await client.aclose()
+        await _each_runs_once([f"http://127.0.0.1:{p}" for p in ports], unique, 40 if store_name == "sqlite" else 12)
     finally:
         for proc in (first, second):
             if proc is not None:

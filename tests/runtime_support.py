@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import textwrap
 import time
@@ -50,6 +51,14 @@ async def log_of(api: httpx.AsyncClient, execution_id: str) -> list[dict[str, An
     assert response.status_code == 200, response.text
     lines: list[dict[str, Any]] = response.json()
     return lines
+
+
+async def until_started(api: httpx.AsyncClient, execution_id: str, wait: float = 30) -> None:
+    """Wait until the execution's script has logged its first line."""
+    deadline = time.monotonic() + wait
+    while not await log_of(api, execution_id):
+        assert time.monotonic() < deadline, "the script never started"
+        await asyncio.sleep(0.05)
 
 
 def processes_in(workdir: str) -> list[int]:

@@ -10,7 +10,7 @@ import time
 
 import httpx
 
-from tests.runtime_support import log_of, make_flow, processes_in, run_flow, until_ended
+from tests.runtime_support import log_of, make_flow, processes_in, run_flow, until_ended, until_started
 from tests.servers import ADMIN_PASSWORD, RunningEngine
 
 
@@ -105,10 +105,7 @@ async def test_cancel_kills_the_process_tree(api: httpx.AsyncClient, unique: str
     )
     started = await api.post("/execution", json={"flow_name": f"{unique}cancel"})
     execution_id = started.json()["id"]
-    deadline = time.monotonic() + 30
-    while not await log_of(api, execution_id):
-        assert time.monotonic() < deadline, "the script never started"
-        await asyncio.sleep(0.05)
+    await until_started(api, execution_id)
     workdir = (await api.get(f"/execution/{execution_id}")).json()["output_value"]["cwd"]
     assert len(processes_in(workdir)) >= 2  # the script and its sleep
     cancelled = await api.post(f"/execution/{execution_id}/cancel")

@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.runtime_support import log_of, make_flow, processes_in, until_ended
+from tests.runtime_support import make_flow, processes_in, until_ended, until_started
 from tests.servers import ADMIN, ADMIN_PASSWORD, RunningEngine, login, start_engine, store_settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -130,10 +130,7 @@ async def test_an_engine_crash_mid_run_ends_the_execution_in_error(
                 "    this.save(output_value=os.getcwd())\n    print('started')\n    time.sleep(120)\n",
             )
             execution_id = (await api.post("/execution", json={"flow_name": f"{unique}long"})).json()["id"]
-            deadline = time.monotonic() + 30
-            while not await log_of(api, execution_id):
-                assert time.monotonic() < deadline, "the script never started"
-                await asyncio.sleep(0.05)
+            await until_started(api, execution_id)
             workdir = (await api.get(f"/execution/{execution_id}")).json()["output_value"]
             assert processes_in(workdir)
         engine.send_signal(signal.SIGKILL)
@@ -174,10 +171,7 @@ async def test_stopping_an_engine_ends_its_running_executions(
                 "import time\ndef handler(system, this, inputs):\n    print('up')\n    time.sleep(60)\n",
             )
             execution_id = (await api.post("/execution", json={"flow_name": f"{unique}long"})).json()["id"]
-            deadline = time.monotonic() + 30
-            while not await log_of(api, execution_id):
-                assert time.monotonic() < deadline, "the script never started"
-                await asyncio.sleep(0.05)
+            await until_started(api, execution_id)
             await asyncio.to_thread(running.stop)
             stopped = True
         again = start_engine(settings)

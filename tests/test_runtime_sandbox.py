@@ -23,7 +23,7 @@ import httpx
 import pytest
 
 from app.runtime.zygote import Zygote
-from tests.runtime_support import log_of, make_flow, processes_in, run_flow, until_ended
+from tests.runtime_support import make_flow, processes_in, run_flow, until_ended, until_started
 from tests.servers import ADMIN, ADMIN_PASSWORD, RunningEngine, login
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -269,10 +269,7 @@ async def test_a_script_keeps_the_interpreter_and_its_standard_library(
 
 
 async def _started(api: httpx.AsyncClient, execution_id: str) -> str:
-    deadline = time.monotonic() + 30
-    while not await log_of(api, execution_id):
-        assert time.monotonic() < deadline, "the script never started"
-        await asyncio.sleep(0.05)
+    await until_started(api, execution_id)
     workdir: str = (await api.get(f"/execution/{execution_id}")).json()["output_value"]
     return workdir
 

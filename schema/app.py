@@ -18,6 +18,7 @@ from strawberry.types.unset import UnsetType
 
 from app.config import Settings
 from app.engine import Engine
+from app.json_codec import dumps
 from app.main import ExtensionParts
 from schema.build import make_schema
 from schema.context import Context
@@ -32,6 +33,9 @@ class EngineGraphQL(GraphQL[Context, None]):
     def graphql_ide_html(self) -> str:
         # Strawberry's page loads GraphiQL from a public CDN; Engine serves its own copy.
         return (STATIC / "graphiql.html").read_text(encoding="utf-8")
+
+    def encode_json(self, data: object) -> bytes:
+        return dumps(data)
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
         engine: Engine = request.app.state.engine

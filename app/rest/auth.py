@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from app.auth.tokens import COOKIE
 from app.records.errors import AuthenticationError
-from app.rest.http import engine_of, principal_of, read_object, request_token
+from app.rest.http import JSONResponse, engine_of, principal_of, read_object, request_token
 
 
 async def login(request: Request) -> Response:

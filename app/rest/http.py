@@ -7,17 +7,26 @@ import logging
 from collections.abc import Iterable
 from typing import Any
 
+from starlette import responses
 from starlette.exceptions import HTTPException
 from starlette.requests import HTTPConnection, Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.auth.tokens import COOKIE
 from app.engine import Engine
+from app.json_codec import dumps
 from app.records.errors import EngineError, MalformedRequestError, PayloadTooLargeError
 from app.records.permissions import Principal
 
 log = logging.getLogger("engine.rest")
+
+
+class JSONResponse(responses.JSONResponse):
+    """Starlette's JSON response, encoded by ``app.json_codec`` (a page of records is all JSON)."""
+
+    def render(self, content: Any) -> bytes:
+        return dumps(content)
 
 
 def engine_of(request: Request) -> Engine:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from app.records.errors import MalformedRequestError
 from app.records.kinds import get_kind
-from app.rest.http import Params, engine_of, principal_of, read_object
+from app.rest.http import JSONResponse, Params, engine_of, principal_of, read_object
 
 LIST_PARAMS = ("filter", "fields", "limit", "offset", "order", "allow_normal", "allow_deleted")
 

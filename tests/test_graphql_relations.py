@@ -227,15 +227,15 @@ async def test_only_requested_fields_are_read(
         {"n": unique, "s": big},
     )
     statements: list[str] = []
-    db = engine_server.engine.store.db  # type: ignore[attr-defined]
+    store = engine_server.engine.store
 
     async def traced(query: str) -> dict[str, Any]:
         statements.clear()
-        await on_server_loop(engine_server, db.set_trace_callback(statements.append))
+        await on_server_loop(engine_server, store.trace(statements.append))  # type: ignore[attr-defined]
         try:
             return await gql.run(query, {"n": unique})
         finally:
-            await on_server_loop(engine_server, db.set_trace_callback(None))
+            await on_server_loop(engine_server, store.trace(None))  # type: ignore[attr-defined]
 
     def flow_reads() -> list[str]:
         return [q for q in statements if 'FROM "flow"' in q and "json_object" in q]

@@ -53,13 +53,14 @@ def _and(*nodes: Node | None) -> Node:
 
 def render(kind: Kind, doc: Doc, fields: Iterable[str] | None = None) -> Doc:
     """The record as users see it: declared, visible fields only."""
+    return render_all(kind, [doc], fields)[0]
+
+
+def render_all(kind: Kind, docs: Sequence[Doc], fields: Iterable[str] | None = None) -> list[Doc]:
+    """``render`` for many documents, the fields to show worked out once."""
     wanted = set(fields) if fields is not None else None
-    out: Doc = {}
-    for name, field in kind.fields.items():
-        if field.hidden or name not in doc or (wanted is not None and name not in wanted):
-            continue
-        out[name] = doc[name]
-    return out
+    shown = [n for n, f in kind.fields.items() if not f.hidden and (wanted is None or n in wanted)]
+    return [{n: doc[n] for n in shown if n in doc} for doc in docs]
 
 
 def kind_indexes(kind: Kind) -> list[IndexSpec]:
@@ -178,7 +179,7 @@ class Records:
         sort = parse_order(kind, order) or (("created_at", False),)
         docs = await self.store.find(kind.collection, Query(node, wanted, sort, offset, limit))
         total = await self.store.count(kind.collection, node) if count else None
-        return Page([render(kind, d, wanted) for d in docs], total)
+        return Page(render_all(kind, docs, wanted), total)
 
     def _list_where(
         self, principal: Principal, kind: Kind, filter: Any, where: Node | None, allow_normal: bool, allow_deleted: bool
@@ -213,7 +214,7 @@ class Records:
         docs = await self.store.find(
             kind.collection, Query(node, wanted, order or (("created_at", False),), offset, limit)
         )
-        return [render(kind, d, wanted) for d in docs]
+        return render_all(kind, docs, wanted)
 
     async def count_where(
         self, principal: Principal, kind_name: str, where: Node | None, allow_deleted: bool = False

@@ -4,25 +4,28 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
+import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 import aiosqlite
 
+from app.json_codec import dumps_text, loads
 from app.store.base import Change, ChangeHub, Doc, DuplicateKeyError
 from app.store.sql_compile import Compiler, column, ident, order_by, param, select_list, table
 from app.store.tree import IndexSpec, Node, Query
 
 
 def _row(id_: str, text: str) -> Doc:
-    doc: Doc = {k: v for k, v in json.loads(text).items() if v is not None}
+    doc: Doc = {k: v for k, v in loads(text).items() if v is not None}
     doc["id"] = id_
     return doc
 
 
 def _body(doc: Doc) -> str:
-    return json.dumps({k: v for k, v in doc.items() if k != "id" and v is not None})
+    return dumps_text({k: v for k, v in doc.items() if k != "id" and v is not None})
 
 
 async def _retry_locked(run: Callable[[], Awaitable[Iterable[Any]]]) -> list[Any]:
@@ -38,14 +41,27 @@ async def _retry_locked(run: Callable[[], Awaitable[Iterable[Any]]]) -> list[Any
     raise AssertionError("unreachable")
 
 
+# Reads run first on the event loop's own thread, on a read-only connection: a short read
+# costs no trip to aiosqlite's thread and back (about 0.1 ms each). A read still running
+# after READ_BUDGET seconds, or one that would have to wait for a lock, is interrupted and
+# runs again on the connection's thread, so a long scan holds up the other requests no
+# longer than that.
+READ_BUDGET = 0.002
+_STEPS = 100  # SQLite virtual-machine steps between two looks at the clock
+
+
 class SqliteStore:
     name = "sqlite"
 
-    def __init__(self, path: Path | str) -> None:
+    def __init__(self, path: Path | str, read_budget: float | None = READ_BUDGET) -> None:
         self.path = str(path)
         self.changes = ChangeHub()
+        self.read_budget = read_budget
+        self.reads_moved = 0  # reads that went over the budget and ran on the connection's thread
         self._round_trips = 0
         self._db: aiosqlite.Connection | None = None
+        self._reader: sqlite3.Connection | None = None
+        self._deadline = 0.0
         self._tables: set[str] = set()
         # One connection serves every coroutine; a bulk insert's transaction must not
         # take in (or roll back) other coroutines' writes, so it holds this lock and
@@ -69,8 +85,27 @@ class SqliteStore:
         await self._db.execute("PRAGMA journal_mode=WAL")
         await self._db.execute("PRAGMA synchronous=NORMAL")
         await self._db.execute("PRAGMA busy_timeout=10000")
+        if self.path != ":memory:" and self.read_budget is not None:
+            # Used only from the event loop's thread, one statement at a time.
+            reader = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            reader.execute("PRAGMA query_only=1")
+            reader.execute("PRAGMA busy_timeout=0")  # never wait on the loop: the thread waits instead
+            reader.set_progress_handler(self._over_budget, _STEPS)
+            self._reader = reader
+
+    def _over_budget(self) -> bool:
+        return time.perf_counter() > self._deadline
+
+    async def trace(self, callback: Callable[[str], object] | None) -> None:
+        """Hand every SQL statement Engine runs to ``callback`` (None: stop)."""
+        if self._reader is not None:
+            self._reader.set_trace_callback(callback)
+        await self.db.set_trace_callback(callback)  # type: ignore[arg-type]  # None stops it, as in sqlite3
 
     async def close(self) -> None:
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
         if self._db is not None:
             await self._db.close()
             self._db = None
@@ -80,6 +115,15 @@ class SqliteStore:
 
     async def _fetch(self, sql: str, params: Sequence[Any]) -> list[Any]:
         self._round_trips += 1
+        reader = self._reader
+        if reader is not None and self.read_budget is not None:
+            self._deadline = time.perf_counter() + self.read_budget
+            try:
+                return reader.execute(sql, params).fetchall()
+            except sqlite3.OperationalError:
+                # Over the budget ("interrupted"), or a lock to wait for: the thread runs it again,
+                # and reports it if it is wrong.
+                self.reads_moved += 1
         # execute_fetchall runs the statement to its end in one step: a statement left open
         # between steps would keep a read transaction that another coroutine's write then
         # cannot upgrade once another process has written ("database is locked" at once).

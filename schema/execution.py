@@ -23,7 +23,7 @@ so what is executed is exactly what graphql-core would execute.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeGuard
+from typing import Any
 from weakref import WeakKeyDictionary
 
 from graphql import (
@@ -40,34 +40,23 @@ from graphql import (
 from graphql.execution.collect_fields import FieldDetailsList, GroupedFieldSet
 from graphql.execution.executor import invalid_return_type_error, to_nodes
 from graphql.pyutils import AwaitableOrValue, Path, Undefined, gather_with_cancel
-from strawberry.execution.is_awaitable import optimized_is_awaitable
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.types.field import StrawberryField
 
-from schema.connections import Edge, Page
-from schema.records import Rec
+from schema import builders
+from schema.builders import TEXT_AND_NUMBERS, Builder, is_awaitable
 
 # A completer: (executor, plan, field details, field path, path, value) -> the completed value.
 Completer = Callable[["CompiledExecutor", "FieldPlan", FieldDetailsList, Path, Path, Any], Any]
 
 _INFO_FREE: set[Callable[..., Any]] = set()
-# Engine's result classes, never awaitable: asking them for __await__ would go through
-# Rec.__getattr__ (an exception per record) for nothing.
-_NEVER_AWAITABLE = frozenset({Rec, Edge, Page})
-# Values a scalar field usually holds: none is None, an exception or awaitable.
-_TEXT_AND_NUMBERS = frozenset({str, int, float, bool})
 
 
 def info_free[F: Callable[..., Any]](fn: F) -> F:
     """Mark an ``is_type_of`` that never reads its info, so completions may call it without one."""
     _INFO_FREE.add(fn)
     return fn
-
-
-def is_awaitable(value: Any) -> TypeGuard[Awaitable[Any]]:
-    """strawberry's check, answered at once for Engine's own result classes."""
-    return type(value) not in _NEVER_AWAITABLE and optimized_is_awaitable(value)
 
 
 class FieldPlan:
@@ -326,6 +315,16 @@ class CompiledExecutor(StrawberryGraphQLCoreExecutionContext):
         self._compiled = manager is None or manager._middleware_resolvers is None
         self.is_awaitable = is_awaitable
         self._steps: dict[int, tuple[GroupedFieldSet, list[tuple[str, FieldDetailsList, FieldPlan | None]]]] = {}
+        self._builders: dict[int, tuple[GroupedFieldSet, Builder | None]] = {}
+
+    def plain_plan(self, parent_type: GraphQLObjectType, field_name: str) -> FieldPlan | None:
+        return field_plan(self, parent_type, field_name)
+
+    def checks_type(self, type_: GraphQLObjectType) -> tuple[bool, Callable[[Any, Any], Any] | None]:
+        is_type_of = type_.is_type_of
+        if is_type_of is None:
+            return True, None
+        return getattr(is_type_of, "__func__", is_type_of) in _INFO_FREE, is_type_of
 
     def execute_fields(
         self,
@@ -338,6 +337,12 @@ class CompiledExecutor(StrawberryGraphQLCoreExecutionContext):
         """graphql-core's ``execute_fields``, with plain fields completed by their plans."""
         if not self._compiled or position_context is not None:
             return super().execute_fields(parent_type, source_value, path, grouped_field_set, position_context)
+        build = self._builder(parent_type, grouped_field_set)
+        if build is not None:
+            try:
+                return build(source_value)
+            except Exception:
+                pass
         results: dict[str, Any] = {}
         awaitable = self.is_awaitable
         awaitable_fields: list[str] = []
@@ -363,7 +368,7 @@ class CompiledExecutor(StrawberryGraphQLCoreExecutionContext):
                         continue
                     coerce = plan.coerce
                     if coerce is not None and (
-                        type(result) in _TEXT_AND_NUMBERS
+                        type(result) in TEXT_AND_NUMBERS
                         or (
                             result is not None
                             and result is not Undefined
@@ -402,6 +407,15 @@ class CompiledExecutor(StrawberryGraphQLCoreExecutionContext):
             return results
 
         return get_results()
+
+    def _builder(self, parent_type: GraphQLObjectType, grouped_field_set: GroupedFieldSet) -> Builder | None:
+        # Looked up once per request and selection (the grouped field set is kept, so its id is not reused).
+        found = self._builders.get(id(grouped_field_set))
+        if found is not None and found[0] is grouped_field_set:
+            return found[1]
+        build = builders.builder(self, parent_type, grouped_field_set)
+        self._builders[id(grouped_field_set)] = (grouped_field_set, build)
+        return build
 
     def _steps_of(
         self, parent_type: GraphQLObjectType, grouped_field_set: GroupedFieldSet
@@ -443,4 +457,4 @@ class CompiledExecutor(StrawberryGraphQLCoreExecutionContext):
             return None
 
 
-__all__ = ["CompiledExecutor", "info_free", "is_awaitable"]
+__all__ = ["CompiledExecutor", "info_free"]

@@ -18,6 +18,7 @@ from app.records.kinds import KINDS, FieldType, Kind
 from app.store import tree
 from app.store.tree import Compare, Op
 from schema import inputs as _inputs
+from schema.builders import records_of
 from schema.connections import Page, PageInfo, connection
 from schema.context import Context
 from schema.errors import RuntimeMissingError
@@ -177,6 +178,8 @@ def _object(kind: Kind) -> Any:
     @info_free
     def is_type_of(cls: Any, obj: Any, info: Any) -> bool:
         return isinstance(obj, Rec) and obj.kind == kind.name
+
+    records_of(name, kind.name)
 
     namespace = {
         "__annotations__": annotations,

@@ -21,6 +21,7 @@ from app.store.base import Doc
 from schema.ids import to_global
 from schema.names import Shown, camel, doc_keys, shown_fields
 from schema.scalars import JSON, DateTime
+from schema.selection import record_fields, under
 
 if TYPE_CHECKING:
     from schema.context import Context
@@ -125,11 +126,13 @@ async def prefetch(context: Context, kind: str, recs: Sequence[Rec], fields: lis
     records = context.engine.records
     wanted = [(n, s) for n, s in relations(kind).items() if camel(n) in names]
 
-    async def related(shown: Shown) -> dict[str, Doc]:
+    async def related(name: str, shown: Shown) -> dict[str, Doc]:
         assert shown.target is not None
         ids = [r.doc[shown.field.name] for r in recs if r.doc.get(shown.field.name)]
+        # Only the fields selected below the relation (all its selections, whatever their alias).
+        wanted = record_fields(shown.target.name, under(fields, camel(name)))
         try:
-            return await records.get_many(principal, shown.target.name, ids)
+            return await records.get_many(principal, shown.target.name, ids, fields=sorted(wanted))
         except PermissionDenied:
             return {}  # relations the principal may not read show as null
 
@@ -138,12 +141,15 @@ async def prefetch(context: Context, kind: str, recs: Sequence[Rec], fields: lis
             return None
         return await records.metadata_for([r.doc["id"] for r in recs])
 
-    found, meta = await asyncio.gather(asyncio.gather(*(related(s) for _, s in wanted)), metadata())
+    found, meta = await asyncio.gather(asyncio.gather(*(related(n, s) for n, s in wanted)), metadata())
+    # One Rec per related document, shared by the records pointing at it.
+    targets = [
+        (name, shown.field.name, {ref: Rec(shown.target.name, doc, context) for ref, doc in docs.items()})
+        for (name, shown), docs in zip(wanted, found, strict=True)
+        if shown.target is not None
+    ]
     for rec in recs:
-        rec.related = {}
-        for (name, shown), docs in zip(wanted, found, strict=True):
-            assert shown.target is not None
-            doc = docs.get(rec.doc.get(shown.field.name) or "")
-            rec.related[name] = None if doc is None else Rec(shown.target.name, doc, context)
+        doc = rec.doc
+        rec.related = {name: made.get(doc.get(field) or "") for name, field, made in targets}
         if meta is not None:
-            rec.meta = meta.get(rec.doc["id"], [])
+            rec.meta = meta.get(doc["id"], [])

@@ -14,7 +14,7 @@ import pytest
 
 from app.records.permissions import SYSTEM
 from app.records.values import new_id, now
-from schema.execution import CompiledExecutor
+from schema.execution import BUILDS, CompiledExecutor
 from schema.ids import to_global
 from tests.doors.graphql import GraphqlClient, graphql_client, on_server_loop
 from tests.servers import RunningEngine, start_engine
@@ -64,6 +64,15 @@ DIRECTIVES = """query($flow: ID!, $with: Boolean!, $without: Boolean!) {
     }
   }
 }"""
+
+# A plain selection above a fragment that only some requests include: the selection
+# below edges depends on the variables, so it must not be answered by one cached builder.
+BELOW = """query($flow: ID!, $more: Boolean!) {
+  executions(filter: {flowId: {eq: $flow}}, first: 3, sort: "name") {
+    edges { node { name ...More @include(if: $more) createdBy { name } } }
+  }
+}
+fragment More on Execution { status flow { name } metadata { key } }"""
 
 NODE = """query($id: ID!) {
   node(id: $id) {
@@ -223,6 +232,24 @@ async def test_pages_relations_fragments_and_directives_answer_the_same(
     for with_, without in ((True, False), (False, True), (True, True), (False, False)):
         answer = await same(both, DIRECTIVES, {"flow": ids["flow"], "with": with_, "without": without})
         assert ("name" in answer["data"]["executions"]["nodes"][0]) is with_
+    for more in (True, False, True):
+        below = await same(both, BELOW, {"flow": ids["flow"], "more": more})
+        assert ("flow" in below["data"]["executions"]["edges"][0]["node"]) is more
+
+
+async def test_pages_are_answered_by_generated_builders(
+    engine_server: RunningEngine, both: tuple[GraphqlClient, GraphqlClient], unique: str
+) -> None:
+    """The identical answers above mean something for builders only if pages use them."""
+    ids = await _seed(engine_server, unique, 5)
+    built, bailed = BUILDS["built"], BUILDS["bailed"]
+    await same(both, PAGE, {"flow": ids["flow"], "first": 5})
+    assert (BUILDS["built"] - built, BUILDS["bailed"] - bailed) == (1, 0)  # the whole connection, at once
+    # A single record's relations are not loaded ahead: its builder gives way to the general steps.
+    one = "query($id: ID!) { node(id: $id) { ... on Execution { name createdBy { name } } } }"
+    answer = await same(both, one, {"id": to_global("execution", ids["run"])})
+    assert answer["data"]["node"]["createdBy"] == {"name": "admin"}
+    assert BUILDS["bailed"] > bailed
 
 
 async def test_node_scalars_and_errors_answer_the_same(

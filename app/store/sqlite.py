@@ -19,7 +19,9 @@ from app.store.tree import IndexSpec, Node, Query
 
 
 def _row(id_: str, text: str) -> Doc:
-    doc: Doc = {k: v for k, v in loads(text).items() if v is not None}
+    doc: Doc = loads(text)
+    if "null" in text:  # a field a projection asked for and the document lacks, or a null in a value
+        doc = {k: v for k, v in doc.items() if v is not None}
     doc["id"] = id_
     return doc
 

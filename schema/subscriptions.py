@@ -1,7 +1,10 @@
 """The Subscription type, over graphql-transport-ws, fed by the store's change notifications.
 
-Both stores publish every write they make in-process (``store.changes``); a
-subscriber sees the writes of the Engine process it is connected to.
+Subscriptions follow ``store.changes``. On a MongoDB that offers change streams (a
+replica set, as docker-compose.yml runs it) the store feeds it from the database's change
+stream, so a subscriber sees the writes of every Engine on that database; elsewhere (the
+embedded store, a standalone MongoDB, mongoeco) from the writes of the Engine process the
+subscriber is connected to.
 """
 
 from __future__ import annotations

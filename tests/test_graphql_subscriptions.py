@@ -13,7 +13,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from tests.doors.graphql import GraphqlClient, GraphqlError, graphql_client
-from tests.servers import ADMIN_PASSWORD, RunningEngine
+from tests.servers import ADMIN_PASSWORD, RunningEngine, login, start_engine
 
 PROTOCOL = "graphql-transport-ws"
 HELLO = "def handler(system, this, inputs):\n    this.log('hello ' + inputs['who'])\n    return this.success('done')\n"
@@ -194,3 +194,27 @@ async def test_a_logout_ends_the_subscriptions_of_its_token(
         assert message["type"] in ("next", "error"), message
         errors = message["payload"]["errors"] if message["type"] == "next" else message["payload"]
         assert errors[0]["extensions"]["code"] == "UNAUTHENTICATED", message
+
+
+async def test_with_a_change_stream_a_subscriber_sees_the_writes_of_other_engines(
+    engine_server: RunningEngine, admin_token: str, unique: str, store_name: str
+) -> None:
+    if store_name != "mongodb" or not getattr(engine_server.engine.store, "streaming", False):
+        pytest.skip(
+            "needs a MongoDB that offers change streams (a replica set: MONGODB_URI, e.g. docker compose up); "
+            "mongoeco and SQLite report the writes of their own process only"
+        )
+    other = start_engine(engine_server.settings.model_copy(update={"workers": 1}))
+    try:
+        async with (
+            socket(engine_server, {"Authorization": f"Bearer {admin_token}"}) as ws,
+            graphql_client(other, await login(other.url)) as elsewhere,
+        ):
+            await _subscribe(ws, CHANGES, {"kind": "TAG"})
+            made = await elsewhere.run(
+                'mutation($n: String!) { createTag(input: {name: $n, color: "red"}) { uuid } }', {"n": unique}
+            )
+            inserted = (await _next(ws))["recordChanged"]
+            assert inserted["op"] == "INSERT" and inserted["uuid"] == made["createTag"]["uuid"]
+    finally:
+        other.stop()

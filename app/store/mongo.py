@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
+import logging
 from collections.abc import Sequence
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import BulkWriteError
+from pymongo.errors import BulkWriteError, PyMongoError
 from pymongo.errors import DuplicateKeyError as MongoDuplicateKeyError
 from pymongo.monitoring import CommandFailedEvent, CommandListener, CommandStartedEvent, CommandSucceededEvent
 
@@ -16,12 +19,22 @@ from app.store.base import Change, ChangeHub, Doc, DuplicateKeyError
 from app.store.mongo_compile import compile_where, path, pipeline, projection, sort_spec
 from app.store.tree import IndexSpec, Node, Query, joins
 
+log = logging.getLogger("engine.store")
+
+# Change stream events -> the ops of store.changes.
+_STREAM_OPS = {"insert": "insert", "update": "update", "replace": "update", "delete": "delete"}
+
 
 class _RoundTrips(CommandListener):
     def __init__(self) -> None:
         self.count = 0
 
     def started(self, event: CommandStartedEvent) -> None:
+        # The change stream's own polling (a database-wide aggregate and its getMores) is not Engine's reads.
+        if event.command_name == "getMore" and event.command.get("collection") == "$cmd.aggregate":
+            return
+        if event.command_name == "aggregate" and event.command.get("aggregate") == 1:
+            return
         self.count += 1
 
     def succeeded(self, event: CommandSucceededEvent) -> None:
@@ -52,6 +65,8 @@ class MongoStore:
         )
         self.db = self.client[database]
         self.changes = ChangeHub()
+        self.streaming = False  # changes come from the server's change stream
+        self._follower: asyncio.Task[None] | None = None
 
     @property
     def round_trips(self) -> int:
@@ -62,8 +77,41 @@ class MongoStore:
 
     async def start(self) -> None:
         await self.ping()
+        await self._follow()
+
+    async def _follow(self) -> None:
+        """Feed ``changes`` from the database's change stream where the server offers one
+        (a replica set), so subscribers see the writes of every Engine on this database;
+        else from this process's own writes."""
+        try:
+            stream = await self.db.watch([{"$match": {"operationType": {"$in": list(_STREAM_OPS)}}}])
+        except PyMongoError as exc:
+            log.info("MongoDB offers no change stream here (%s); subscriptions see this process's writes", exc)
+            return
+        self.streaming = True
+        self._follower = asyncio.create_task(self._relay(stream))
+
+    async def _relay(self, stream: Any) -> None:
+        try:
+            async with stream:
+                async for event in stream:
+                    key = event.get("documentKey", {}).get("_id")
+                    if key is not None:
+                        self.changes.publish(Change(event["ns"]["coll"], _STREAM_OPS[event["operationType"]], str(key)))
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            # Not resumable (PyMongo resumes what is): back to this process's own writes.
+            log.exception("the MongoDB change stream ended; subscriptions now see this process's writes only")
+        finally:
+            self.streaming = False
 
     async def close(self) -> None:
+        if self._follower is not None:
+            self._follower.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._follower
+            self._follower = None
         await self.client.close()
 
     async def ping(self) -> None:
@@ -79,6 +127,8 @@ class MongoStore:
             await coll.create_index(keys, **options)
 
     def _publish(self, collection: str, op: str, ids: Sequence[Any]) -> None:
+        if self.streaming:
+            return  # the change stream reports this write, as it does every other Engine's
         for id_ in ids:
             self.changes.publish(Change(collection, op, str(id_)))
 

@@ -38,7 +38,6 @@ from typing import Any, Protocol, TypeGuard
 
 from graphql import (
     FieldNode,
-    FragmentSpreadNode,
     GraphQLBoolean,
     GraphQLID,
     GraphQLInt,
@@ -46,17 +45,20 @@ from graphql import (
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLOutputType,
+    GraphQLScalarType,
     GraphQLString,
-    InlineFragmentNode,
     is_leaf_type,
     is_object_type,
 )
 from graphql.execution.collect_fields import CollectedFields, FieldDetailsList, FragmentDetails, GroupedFieldSet
 from graphql.pyutils import Undefined
 from strawberry.execution.is_awaitable import optimized_is_awaitable
+from strawberry.scalars import JSON
+from strawberry.schema.types.scalar import DEFAULT_SCALAR_REGISTRY
 
 from schema.connections import Edge, Page
-from schema.records import Rec, plain_keys, relations
+from schema.records import METADATA_KEYS, Rec, plain_keys, relations
+from schema.selection import fixed
 
 Builder = Callable[[Any], dict[str, Any]]
 Complete = Callable[[Any], Any]
@@ -140,30 +142,14 @@ def builder(ex: Executor, type_: GraphQLObjectType, fields: GroupedFieldSet) -> 
 
 
 def _fixed(fields: GroupedFieldSet, fragments: dict[str, FragmentDetails]) -> bool:
-    """Whether the selections below ``fields`` are the same whatever the variables: no
-    directives anywhere, no fragment variables."""
-    stack: list[Any] = []
-    for fdl in fields.values():
-        for fd in fdl:
-            if fd.defer_usage is not None or fd.fragment_variable_values is not None:
-                return False
-            stack.append(fd.node)
-    seen: set[str] = set()
-    while stack:
-        node = stack.pop()
-        if node.directives:
-            return False
-        if isinstance(node, FragmentSpreadNode):
-            name = node.name.value
-            fragment = fragments.get(name)
-            if fragment is None or fragment.definition.directives or fragment.variable_signatures:
-                return False
-            if name not in seen:
-                seen.add(name)
-                stack.extend(fragment.definition.selection_set.selections)
-        elif isinstance(node, (FieldNode, InlineFragmentNode)) and node.selection_set is not None:
-            stack.extend(node.selection_set.selections)
-    return True
+    """Whether the selections below ``fields`` are the same whatever the variables (no
+    directives anywhere, no fragment variables)."""
+    if any(d.variable_signatures for d in fragments.values()):
+        return False
+    nodes = [fd.node for fdl in fields.values() for fd in fdl]
+    if any(fd.defer_usage is not None or fd.fragment_variable_values is not None for f in fields.values() for fd in f):
+        return False
+    return fixed(nodes, {name: d.definition for name, d in fragments.items()})
 
 
 def _nullable(complete: Complete) -> Complete:
@@ -224,6 +210,20 @@ def _list_of_objects(build: Builder, is_type_of: Callable[[Any, Any], Any] | Non
     return value
 
 
+def _list_of_documents(build: Builder) -> Complete:
+    """A list of documents (a record's metadata as a listing loaded it), each built by ``build``."""
+
+    def value(v: Any) -> Any:
+        out = []
+        for x in v:
+            if type(x) is not dict:
+                raise Bail
+            out.append(build(x))
+        return out
+
+    return value
+
+
 def _object(build: Builder, is_type_of: Callable[[Any, Any], Any] | None) -> Complete:
     if is_type_of is not None:
 
@@ -252,9 +252,27 @@ _FAST_TYPES: dict[Any, str] = {
 }
 
 
+# strawberry's JSON scalar serializes a value as itself.
+_JSON_SERIALIZE = DEFAULT_SCALAR_REGISTRY[JSON].serialize
+_JSON_VALUES = frozenset({str, int, float, bool, dict, list})
+
+
 def _read(attr: str) -> str:
     """Code reading ``attr`` of ``src`` (an attribute access where the name allows one)."""
     return f"src.{attr}" if attr.isidentifier() and not keyword.iskeyword(attr) else f"getattr(src, {attr!r})"
+
+
+def _named(type_: GraphQLOutputType) -> GraphQLOutputType:
+    return type_.of_type if isinstance(type_, GraphQLNonNull) else type_
+
+
+def _compile(type_: GraphQLObjectType, lines: list[str], answer: list[str], namespace: dict[str, Any]) -> Builder:
+    """``def build(src)``: the ``lines`` reading the values, then the answer's dict."""
+    body = "".join(f"    {line}\n" for line in lines)
+    source = f"def build(src):\n{body}    return {{{', '.join(answer)}}}\n"
+    exec(compile(source, f"<builder of {type_.name}>", "exec"), namespace)
+    made: Builder = namespace["build"]
+    return made
 
 
 class _Compiler:
@@ -262,12 +280,18 @@ class _Compiler:
         self.ex = ex
         self._made: dict[tuple[GraphQLObjectType, int], Builder] = {}
 
-    def object_builder(self, type_: GraphQLObjectType, fields: GroupedFieldSet) -> Builder:
+    def object_builder(
+        self, type_: GraphQLObjectType, fields: GroupedFieldSet, document_keys: dict[str, str] | None = None
+    ) -> Builder:
+        """A builder for values of ``type_``; with ``document_keys`` (attribute -> key), for
+        documents standing in for them (dicts read with ``get``)."""
         if not _fixed(fields, self.ex.fragments):
             raise NotPlain
+        if document_keys is not None:
+            return self._document_builder(type_, fields, document_keys)
         kind = RECORD_KINDS.get(type_.name)
         direct = plain_keys(kind) if kind is not None else {}
-        namespace: dict[str, Any] = {"Bail": Bail, "Rec": Rec, "Undefined": Undefined}
+        namespace: dict[str, Any] = {"Bail": Bail, "Rec": Rec, "JSON_VALUES": _JSON_VALUES}
         lines: list[str] = []
         answer: list[str] = []
         uses_doc = uses_related = False
@@ -293,6 +317,13 @@ class _Compiler:
                 uses_related = True
             elif attr == "metadata":
                 lines.append("if src.meta is None: raise Bail")
+                documents = self._metadata_documents(plan.return_type, fdl)
+                if documents is not None:
+                    # The metadata documents themselves, without a Metadata object each.
+                    lines.append(f"{v} = src.meta")
+                    namespace[f"c{i}"] = documents
+                    answer.append(f"{response_name!r}: c{i}({v})")
+                    continue
                 lines.append(f"{v} = src.metadata")
             else:
                 lines.append(f"{v} = {_read(attr)}")
@@ -314,11 +345,25 @@ class _Compiler:
             head.append("doc = src.doc")
         if uses_related:
             head.append("rel = src.related")
-        body = "\n".join(f"    {line}" for line in (*head, *lines))
-        source = f"def build(src):\n{body}\n    return {{{', '.join(answer)}}}\n"
-        exec(compile(source, f"<builder of {type_.name}>", "exec"), namespace)
-        made: Builder = namespace["build"]
-        return made
+        return _compile(type_, [*head, *lines], answer, namespace)
+
+    def _metadata_documents(self, type_: GraphQLOutputType, fdl: FieldDetailsList) -> Complete | None:
+        """A completer reading ``[Metadata!]!`` from metadata documents, if the selection allows it."""
+        item = (
+            type_.of_type.of_type
+            if isinstance(type_, GraphQLNonNull) and isinstance(type_.of_type, GraphQLList)
+            else None
+        )
+        if not isinstance(item, GraphQLNonNull) or not isinstance(item.of_type, GraphQLObjectType):
+            return None
+        named = item.of_type
+        sub, defers, _ = self.ex.collect_subfields(named, fdl)
+        if defers or named.is_type_of is not None:
+            return None
+        try:
+            return _list_of_documents(self.object_builder(named, sub, METADATA_KEYS))
+        except NotPlain:
+            return None
 
     def _record_builder(self, type_: GraphQLOutputType, fdl: FieldDetailsList) -> tuple[str, Builder] | None:
         """(kind, builder) for a field whose values are records of one kind."""
@@ -336,10 +381,39 @@ class _Compiler:
             made = self._made[type_, id(fdl)] = self.object_builder(type_, sub)
         return made
 
+    def _document_builder(self, type_: GraphQLObjectType, fields: GroupedFieldSet, keys: dict[str, str]) -> Builder:
+        namespace: dict[str, Any] = {"Bail": Bail, "JSON_VALUES": _JSON_VALUES}
+        lines: list[str] = []
+        answer: list[str] = []
+        for i, (response_name, fdl) in enumerate(fields.items()):
+            plan = self.ex.plain_plan(type_, fdl[0].node.name.value)
+            if plan is None:
+                raise NotPlain
+            if plan.typename is not None:
+                answer.append(f"{response_name!r}: {plan.typename!r}")
+                continue
+            key = keys.get(plan.attr)
+            if key is None or not is_leaf_type(_named(plan.return_type)):
+                raise NotPlain
+            v = f"v{i}"
+            lines.append(f"{v} = src.get({key!r})")
+            namespace[f"c{i}"] = self.completer(plan.return_type, fdl)
+            fast = self._fast(plan.return_type)
+            check = "" if fast is None else f"{v} if {fast.format(v=v)} else "
+            answer.append(f"{response_name!r}: {check}c{i}({v})")
+        return _compile(type_, lines, answer, namespace)
+
     @staticmethod
     def _fast(type_: GraphQLOutputType) -> str | None:
-        named = type_.of_type if isinstance(type_, GraphQLNonNull) else type_
-        return _FAST_TYPES.get(named)
+        named = _named(type_)
+        found = _FAST_TYPES.get(named)
+        if found is not None or not isinstance(named, GraphQLScalarType):
+            return found
+        if named.serialize is str:  # Engine's DateTime: text passes through str unchanged
+            return "type({v}) is str"
+        if named.serialize is _JSON_SERIALIZE:  # strawberry's JSON: every value passes through
+            return "type({v}) in JSON_VALUES"
+        return None
 
     def completer(self, type_: GraphQLOutputType, fdl: FieldDetailsList) -> Complete:
         if isinstance(type_, GraphQLNonNull):

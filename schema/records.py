@@ -35,6 +35,11 @@ class Metadata:
     modified_at: DateTime | None
 
 
+# Metadata's attributes -> the keys of the metadata documents they come from (``metadata_of``;
+# schema.builders reads a page's metadata documents through it without making Metadata objects).
+METADATA_KEYS = {"key": "key", "data": "data", "created_at": "created_at", "modified_at": "modified_at"}
+
+
 def metadata_of(doc: Doc) -> Metadata:
     return Metadata(
         key=doc["key"], data=doc.get("data"), created_at=doc.get("created_at"), modified_at=doc.get("modified_at")

@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from graphql import (
+    ArgumentNode,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    ListValueNode,
+    Node,
+    ObjectFieldNode,
+    ObjectValueNode,
+    VariableNode,
+)
 from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField, Selection
 
 from schema.names import graphql_to_field
@@ -21,9 +32,60 @@ def flatten(selections: Iterable[Selection]) -> list[SelectedField]:
     return out
 
 
+# field nodes' ids -> (the nodes, kept so their ids are not reused; what is selected below them).
+_BELOW: dict[tuple[int, ...], tuple[tuple[FieldNode, ...], list[Selection]]] = {}
+_BELOW_SIZE = 2000
+
+
 def below(info: Any) -> list[Selection]:
-    """What is selected inside the field being resolved."""
-    return [sel for f in flatten(info.selected_fields) for sel in f.selections]
+    """What is selected inside the field being resolved.
+
+    strawberry builds it anew for every request; for a selection that is the same whatever
+    the variables (``fixed``), it is worked out once per document."""
+    raw = info._raw_info
+    nodes = tuple(raw.field_nodes)
+    key = tuple(map(id, nodes))
+    found = _BELOW.get(key)
+    if found is not None and all(a is b for a, b in zip(found[0], nodes, strict=True)):
+        return found[1]
+    selections = [sel for f in flatten(info.selected_fields) for sel in f.selections]
+    if fixed(nodes, raw.fragments):
+        if len(_BELOW) >= _BELOW_SIZE:
+            _BELOW.clear()
+        _BELOW[key] = (nodes, selections)
+    return selections
+
+
+def fixed(nodes: Iterable[Node], fragments: Mapping[str, FragmentDefinitionNode]) -> bool:
+    """Whether what ``nodes`` select is the same whatever the request's variables: no
+    directives below them and no variables in their arguments."""
+    stack: list[Any] = list(nodes)
+    seen: set[str] = set()
+    while stack:
+        node = stack.pop()
+        if isinstance(node, VariableNode) or getattr(node, "directives", None):
+            return False
+        if isinstance(node, FragmentSpreadNode):
+            name = node.name.value
+            if name not in seen:
+                seen.add(name)
+                fragment = fragments.get(name)
+                if fragment is None:
+                    return False
+                stack.append(fragment)
+            continue
+        if isinstance(node, FieldNode):
+            stack.extend(node.arguments or ())
+        elif isinstance(node, ArgumentNode | ObjectFieldNode):
+            stack.append(node.value)
+        elif isinstance(node, ListValueNode):
+            stack.extend(node.values)
+        elif isinstance(node, ObjectValueNode):
+            stack.extend(node.fields)
+        selection_set = getattr(node, "selection_set", None)
+        if selection_set is not None:
+            stack.extend(selection_set.selections)
+    return True
 
 
 def under(selections: Iterable[Selection], *path: str) -> list[SelectedField]:

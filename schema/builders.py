@@ -32,7 +32,6 @@ kept across requests, keyed on the identity of the cached document's field nodes
 from __future__ import annotations
 
 import keyword
-from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any, Protocol, TypeGuard
 
@@ -120,7 +119,7 @@ class NotPlain(Exception):
 
 # (type, response names and field node ids) -> (the field nodes, kept so their ids are not
 # reused; the builder, or None for a selection that is not plain).
-_BUILDERS: OrderedDict[tuple[Any, ...], tuple[tuple[FieldNode, ...], Builder | None]] = OrderedDict()
+_BUILDERS: dict[tuple[Any, ...], tuple[tuple[FieldNode, ...], Builder | None]] = {}
 
 
 def builder(ex: Executor, type_: GraphQLObjectType, fields: GroupedFieldSet) -> Builder | None:
@@ -129,15 +128,14 @@ def builder(ex: Executor, type_: GraphQLObjectType, fields: GroupedFieldSet) -> 
     key = (type_, *fields, *map(id, nodes))
     found = _BUILDERS.get(key)
     if found is not None and all(a is b for a, b in zip(found[0], nodes, strict=True)):
-        _BUILDERS.move_to_end(key)
         return found[1]
     try:
         made: Builder | None = _Compiler(ex).object_builder(type_, fields)
     except NotPlain:
         made = None
+    if len(_BUILDERS) >= _CACHE_SIZE:
+        _BUILDERS.clear()  # documents come and go; the ones still sent are compiled again
     _BUILDERS[key] = (nodes, made)
-    if len(_BUILDERS) > _CACHE_SIZE:
-        _BUILDERS.popitem(last=False)
     return made
 
 

@@ -70,7 +70,7 @@ def fixed(nodes: Iterable[Node], fragments: Mapping[str, FragmentDefinitionNode]
             if name not in seen:
                 seen.add(name)
                 fragment = fragments.get(name)
-                if fragment is None:
+                if not isinstance(fragment, FragmentDefinitionNode):
                     return False
                 stack.append(fragment)
             continue

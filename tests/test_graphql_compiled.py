@@ -74,6 +74,15 @@ BELOW = """query($flow: ID!, $more: Boolean!) {
 }
 fragment More on Execution { status flow { name } metadata { key } }"""
 
+# The same, with the directives inside the fragments' own selections.
+INSIDE = """query($flow: ID!, $more: Boolean!) {
+  executions(filter: {flowId: {eq: $flow}}, first: 3, sort: "name") {
+    edges { node { name ...More createdBy { name } } }
+  }
+}
+fragment More on Execution { flow @include(if: $more) { name } metadata @include(if: $more) { key } ...Status }
+fragment Status on Execution { status @include(if: $more) }"""
+
 NODE = """query($id: ID!) {
   node(id: $id) {
     __typename id
@@ -232,9 +241,13 @@ async def test_pages_relations_fragments_and_directives_answer_the_same(
     for with_, without in ((True, False), (False, True), (True, True), (False, False)):
         answer = await same(both, DIRECTIVES, {"flow": ids["flow"], "with": with_, "without": without})
         assert ("name" in answer["data"]["executions"]["nodes"][0]) is with_
-    for more in (True, False, True):
-        below = await same(both, BELOW, {"flow": ids["flow"], "more": more})
-        assert ("flow" in below["data"]["executions"]["edges"][0]["node"]) is more
+    for document in (BELOW, INSIDE):
+        # Starting without: what is read from the store for the page must follow the variables too.
+        for more in (False, True, False):
+            below = await same(both, document, {"flow": ids["flow"], "more": more})
+            node = below["data"]["executions"]["edges"][0]["node"]
+            assert ("flow" in node) is more and ("metadata" in node) is more
+            assert node.get("status") == ("ENDED_SUCCESS" if more else None)
 
 
 async def test_pages_are_answered_by_generated_builders(

@@ -49,7 +49,8 @@ def below(info: Any) -> list[Selection]:
     if found is not None and all(a is b for a, b in zip(found[0], nodes, strict=True)):
         return found[1]
     selections = [sel for f in flatten(info.selected_fields) for sel in f.selections]
-    if fixed(nodes, raw.fragments):
+    # The field's own arguments and directives do not change what is selected below it.
+    if fixed([sel for n in nodes if n.selection_set for sel in n.selection_set.selections], raw.fragments):
         if len(_BELOW) >= _BELOW_SIZE:
             _BELOW.clear()
         _BELOW[key] = (nodes, selections)

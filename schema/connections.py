@@ -204,13 +204,15 @@ async def connection(
         assert counted.total is not None
         return counted.total
 
+    # The page's cursors are encoded only when the page info is asked for.
+    info_asked = edges and any(f.name == "pageInfo" for f in top)
     return Page(
         edges,
         PageInfo(
             has_next_page=more,
             has_previous_page=bool(after) or offset > 0,
-            start_cursor=edges[0].cursor if edges else None,
-            end_cursor=edges[-1].cursor if edges else None,
+            start_cursor=edges[0].cursor if info_asked else None,
+            end_cursor=edges[-1].cursor if info_asked else None,
         ),
         page.total,
         count,

@@ -51,6 +51,13 @@ class Compiler:
         self.params.append(param(value))
         return "?"
 
+    def _marks(self, values: Any) -> str:
+        """The placeholders of an IN list; ids and names (text) are bound as they are, in one step."""
+        if all(type(x) is str for x in values):
+            self.params.extend(values)
+            return ", ".join("?" * len(values))
+        return ", ".join(self.bind(x) for x in values)
+
     def compare(self, node: Compare, alias: str = "t") -> str:
         col = column(node.field, alias)
         if node.value_field is not None:
@@ -71,11 +78,9 @@ class Compiler:
             case Op.UNSET:
                 return f"{col} IS NULL"
             case Op.IN:
-                marks = ", ".join(self.bind(x) for x in v)
-                return f"{col} IN ({marks})"
+                return f"{col} IN ({self._marks(v)})"
             case Op.NOTIN:
-                marks = ", ".join(self.bind(x) for x in v)
-                return f"({col} IS NULL OR {col} NOT IN ({marks}))"
+                return f"({col} IS NULL OR {col} NOT IN ({self._marks(v)}))"
             case _:
                 return f"{col} {_CMP[node.op]} {self.bind(v)}"
 

@@ -20,6 +20,10 @@ The first four send their requests with a minimal keep-alive HTTP/1.1 client (th
 encoded once, the answer read by its Content-Length and JSON decoded), so that they
 measure Engine rather than the client: httpx alone spends about a millisecond a request,
 which the last figure shows.
+
+Where the machine has two CPUs, the bench's own process (the client) runs on the first, and
+the Engines and the raw reads (a process of their own) on the second: both sides of the
+ratio are measured on the same core, and the client does not take turns with the server.
 """
 
 from __future__ import annotations
@@ -170,12 +174,13 @@ def _free_port() -> int:
 
 
 @contextmanager
-def _serve(data_dir: Path, **env: str) -> Iterator[int]:
-    """``engine serve`` on the data dir in its own process; yields its port once it answers."""
+def _serve(data_dir: Path, cpu: int | None, **env: str) -> Iterator[int]:
+    """``engine serve`` on the data dir in its own process (on ``cpu``); yields its port once it answers."""
     port = _free_port()
     variables = {**os.environ, "ENGINE_DATA_DIR": str(data_dir), "ENGINE_WORKERS": "1", **env}
     command = [sys.executable, "-m", "app.cli", "serve", "--port", str(port)]
     proc = subprocess.Popen(command, env=variables, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _pin(proc.pid, cpu)  # before it forks its workers, which inherit the CPU
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -194,24 +199,83 @@ def _serve(data_dir: Path, **env: str) -> Iterator[int]:
 
 
 Rates = dict[str, list[float]]
+Slice = Callable[[float], Awaitable[tuple[int, float]]]
 
 
-async def _rates(seconds: float, calls: dict[str, Callable[[], Awaitable[Any]]], rounds: int = 20) -> Rates:
-    """Requests per second of each call in each round: the calls take turns in short slices,
-    so that a machine busy with other work weighs on all of them alike."""
-    rates: Rates = {name: [] for name in calls}
-    for call in calls.values():
-        for _ in range(10):
-            await call()  # warm
+def _looping(call: Callable[[], Awaitable[Any]]) -> Slice:
+    """A slice of ``call`` made again and again, one at a time, for ``seconds``."""
+
+    async def run(seconds: float) -> tuple[int, float]:
+        done = 0
+        started = time.perf_counter()
+        while time.perf_counter() - started < seconds:
+            await call()
+            done += 1
+        return done, time.perf_counter() - started
+
+    return run
+
+
+async def _rates(seconds: float, slices: dict[str, Slice], rounds: int = 20) -> Rates:
+    """Requests per second of each figure in each round: the figures take turns in short
+    slices, so that a machine busy with other work weighs on all of them alike."""
+    rates: Rates = {name: [] for name in slices}
+    for run_slice in slices.values():
+        await run_slice(0.05)  # warm
     for _ in range(rounds):
-        for name, call in calls.items():
-            done = 0
-            started = time.perf_counter()
-            while time.perf_counter() - started < seconds / rounds:
-                await call()
-                done += 1
-            rates[name].append(done / (time.perf_counter() - started))
+        for name, run_slice in slices.items():
+            done, spent = await run_slice(seconds / rounds)
+            rates[name].append(done / spent)
     return rates
+
+
+class RawReader:
+    """The raw reads in a process of their own, on the CPU the Engines run on, so that both
+    sides of the ratio are measured on the same core (this machine's two CPUs are not
+    always equally fast)."""
+
+    def __init__(self, db_path: Path, flow_id: str, records: int, cpu: int | None) -> None:
+        command = [sys.executable, __file__, "--raw-reader", str(db_path), flow_id, str(records)]
+        self.proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT)
+        _pin(self.proc.pid, cpu)
+
+    async def run(self, seconds: float) -> tuple[int, float]:
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write(f"{seconds}\n")
+        self.proc.stdin.flush()
+        done, spent = self.proc.stdout.readline().split()
+        return int(done), float(spent)
+
+    def stop(self) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.close()
+        self.proc.wait(30)
+
+
+def _raw_reader(db_path: str, flow_id: str, records: int) -> None:
+    """The raw reader's process: for each line (seconds) on stdin, read pages for that long."""
+    db = sqlite3.connect(db_path)
+    for line in sys.stdin:
+        seconds = float(line)
+        done = 0
+        started = time.perf_counter()
+        while time.perf_counter() - started < seconds:
+            assert len(_raw_page(db, flow_id, records)) == records
+            done += 1
+        print(done, time.perf_counter() - started, flush=True)
+
+
+def _pin(pid: int, cpu: int | None) -> None:
+    if cpu is not None:
+        os.sched_setaffinity(pid, {cpu})
+
+
+def _cpus() -> tuple[int | None, int | None]:
+    """(the bench's client CPU, the CPU of the Engines and the raw reader), when there are two."""
+    if not hasattr(os, "sched_setaffinity"):
+        return None, None
+    cpus = sorted(os.sched_getaffinity(0))
+    return (cpus[0], cpus[1]) if len(cpus) >= 2 else (None, None)
 
 
 async def run(records: int, seconds: float) -> Rates:
@@ -223,10 +287,15 @@ async def run(records: int, seconds: float) -> Rates:
     finally:
         await engine.stop()
     env = {"ENGINE_ADMIN_USER": ADMIN, "ENGINE_ADMIN_PASSWORD": ADMIN_PASSWORD}
-    with _serve(data_dir, **env) as port, _serve(data_dir, ENGINE_GRAPHQL_COMPILED="false", **env) as plain_port:
+    client_cpu, server_cpu = _cpus()
+    _pin(0, client_cpu)
+    with (
+        _serve(data_dir, server_cpu, **env) as port,
+        _serve(data_dir, server_cpu, ENGINE_GRAPHQL_COMPILED="false", **env) as plain_port,
+    ):
         url = f"http://127.0.0.1:{port}"
         token = await login(url)
-        db = sqlite3.connect(settings.sqlite_path)
+        reader = RawReader(settings.sqlite_path, flow_id, records, server_cpu)
         variables = {"flow": flow_id, "first": records}
         page_body = {"query": QUERY, "variables": variables}
         rest_filter = json.dumps({"field": "flow_id", "op": "eq", "value": flow_id})
@@ -253,9 +322,6 @@ async def run(records: int, seconds: float) -> Rates:
             async def graphql_core() -> None:
                 check(*await plain_client.send(plain_page))
 
-            async def raw() -> None:
-                assert len(_raw_page(db, flow_id, records)) == records
-
             async def rest() -> None:
                 status, body = await client.send(rest_list)
                 assert status == 200 and len(body) == records
@@ -264,17 +330,19 @@ async def run(records: int, seconds: float) -> Rates:
                 response = await httpx_client.post("/graphql", json=page_body)
                 check(response.status_code, response.json())
 
-            figures = await _rates(
-                seconds,
-                {
-                    "graphql": graphql,
-                    "graphql-core": graphql_core,
-                    "raw": raw,
-                    "rest": rest,
-                    "graphql (httpx)": graphql_httpx,
-                },
-            )
-        db.close()
+            try:
+                figures = await _rates(
+                    seconds,
+                    {
+                        "graphql": _looping(graphql),
+                        "graphql-core": _looping(graphql_core),
+                        "raw": reader.run,
+                        "rest": _looping(rest),
+                        "graphql (httpx)": _looping(graphql_httpx),
+                    },
+                )
+            finally:
+                reader.stop()
         return figures
 
 
@@ -306,4 +374,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:2] == ["--raw-reader"]:
+        _raw_reader(sys.argv[2], sys.argv[3], int(sys.argv[4]))
+    else:
+        main()

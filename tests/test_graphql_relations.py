@@ -84,6 +84,17 @@ async def test_metadata_and_metadata_entry(gql: GraphqlClient, unique: str) -> N
     assert [(m["key"], m["data"]) for m in setting["metadata"]] == [("env", "test"), ("about", {"n": [1, 2.5, None]})]
     assert setting["metadataEntry"] == {"data": {"n": [1, 2.5, None]}}
     assert setting["none"] is None
+    # Oldest first, in a listing too (ids, which break ties, are random).
+    for key in ("k3", "k1", "k4", "k2"):
+        await gql.run(
+            "mutation($id: ID!, $k: String!) { setMetadata(recordId: $id, key: $k, data: 0) { created } }",
+            {"id": gid, "k": key},
+        )
+    listed = await gql.run(
+        "query($n: String!) { settings(filter: {name: {eq: $n}}) { nodes { metadata { key } } } }", {"n": unique}
+    )
+    keys = [m["key"] for m in listed["settings"]["nodes"][0]["metadata"]]
+    assert keys == ["env", "about", "k3", "k1", "k4", "k2"]
     assert (await gql.run('mutation($id: ID!) { deleteMetadata(recordId: $id, key: "env") }', {"id": gid}))[
         "deleteMetadata"
     ] is True

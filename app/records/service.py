@@ -51,6 +51,12 @@ def _and(*nodes: Node | None) -> Node:
     return items[0] if len(items) == 1 else And(items)
 
 
+def _oldest_first(entry: Doc) -> tuple[bool, str, str]:
+    """The stores' order by created_at then id (missing first), for entries sorted in Python."""
+    at = entry.get("created_at")
+    return at is not None, at if isinstance(at, str) else "" if at is None else repr(at), entry["id"]
+
+
 def render(kind: Kind, doc: Doc, fields: Iterable[str] | None = None) -> Doc:
     """The record as users see it: declared, visible fields only."""
     return render_all(kind, [doc], fields)[0]
@@ -496,9 +502,10 @@ class Records:
         out: dict[str, list[Doc]] = {i: [] for i in unique}
         if not unique:
             return out
-        found = await self.store.find(
-            METADATA, Query(Compare("record_id", Op.IN, unique), None, (("created_at", False),))
-        )
+        # Sorted here, not by the store: ordering the whole set by created_at cost SQLite more than
+        # the query itself (a JSON extraction per entry and a sort), and each record has only a few.
+        found = await self.store.find(METADATA, Query(Compare("record_id", Op.IN, unique)))
+        found.sort(key=_oldest_first)
         for m in found:
             out.setdefault(m["record_id"], []).append(self._render_metadata(m))
         return out

@@ -74,3 +74,20 @@ async def test_reads_go_on_while_a_bulk_insert_holds_its_transaction(
     # Before the commit a read sees none of the bulk, after it all of it: never a part.
     assert set(counts) <= {1, 20001}
     assert await usual.count("thing", None) == 20001
+
+
+async def test_a_projection_reads_the_same_values_as_the_whole_document(
+    stores: tuple[SqliteStore, SqliteStore],
+) -> None:
+    usual, _ = stores
+    docs = [
+        {"id": new_id(), "name": "a", "n": 1, "obj": {"x": [1, None, "y"]}, "text": '{"not": "json"}', "f": 2.5},
+        {"id": new_id(), "name": "b", "flag": False, "list": [{"k": 1}], "empty": "", "zero": 0},
+        {"id": new_id(), "name": "c"},
+    ]
+    await usual.insert_many("thing", docs)
+    fields = ("name", "n", "obj", "text", "f", "flag", "list", "empty", "zero", "absent")
+    for wanted in (fields, ("obj", "text"), ("n",), ("id",), ("id", "name")):
+        projected = await usual.find("thing", Query(None, wanted, (("name", False),)))
+        expected = [{k: v for k, v in d.items() if k in wanted or k == "id"} for d in docs]
+        assert projected == expected, wanted

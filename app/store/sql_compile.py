@@ -123,8 +123,23 @@ def order_by(order: tuple[tuple[str, bool], ...]) -> str:
     return ", ".join(parts)
 
 
+def projected(fields: tuple[str, ...] | None) -> list[str] | None:
+    """The fields a projection reads from the document, when it reads them as one array
+    (``select_list``); None when the column holds the document or an object."""
+    if fields is None:
+        return None
+    names = [f for f in fields if f != "id"]
+    return names if len(names) > 1 else None
+
+
 def select_list(fields: tuple[str, ...] | None) -> str:
+    """The document column, or the projected fields: several as one JSON array, in the order of
+    ``projected`` (json_extract parses the document once for all of them; json_object with one
+    ``->`` a field parsed it once a field), one or none as an object."""
     if fields is None:
         return "t.doc"
+    names = projected(fields)
+    if names is not None:
+        return "json_extract(t.doc, " + ", ".join(f"'$.{ident(f)}'" for f in names) + ")"
     pairs = ", ".join(f"'{ident(f)}', t.doc -> '$.{ident(f)}'" for f in fields if f != "id")
     return f"json_object({pairs})" if pairs else "'{}'"

@@ -14,7 +14,7 @@ import aiosqlite
 
 from app.json_codec import dumps_text, loads
 from app.store.base import Change, ChangeHub, Doc, DuplicateKeyError
-from app.store.sql_compile import Compiler, column, ident, order_by, param, select_list, table
+from app.store.sql_compile import Compiler, column, ident, order_by, param, projected, select_list, table
 from app.store.tree import IndexSpec, Node, Query
 
 
@@ -22,6 +22,13 @@ def _row(id_: str, text: str) -> Doc:
     doc: Doc = loads(text)
     if "null" in text:  # a field a projection asked for and the document lacks, or a null in a value
         doc = {k: v for k, v in doc.items() if v is not None}
+    doc["id"] = id_
+    return doc
+
+
+def _projected_row(id_: str, text: str, names: list[str]) -> Doc:
+    """A row of ``select_list``'s array: the values of ``names``, null where the document has none."""
+    doc: Doc = {name: value for name, value in zip(names, loads(text), strict=True) if value is not None}
     doc["id"] = id_
     return doc
 
@@ -196,7 +203,11 @@ class SqliteStore:
     async def find(self, collection: str, query: Query) -> list[Doc]:
         await self._ensure_table(collection)
         sql, params = self._select(collection, query)
-        return [_row(id_, text) for id_, text in await self._fetch(sql, params)]
+        rows = await self._fetch(sql, params)
+        names = projected(query.fields)
+        if names is None:
+            return [_row(id_, text) for id_, text in rows]
+        return [_projected_row(id_, text, names) for id_, text in rows]
 
     async def count(self, collection: str, where: Node | None) -> int:
         await self._ensure_table(collection)

@@ -5,15 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
-from graphql import DocumentNode, GraphQLError, parse
-from strawberry.extensions import (
-    AddValidationRules,
-    DisableIntrospection,
-    MaxAliasesLimiter,
-    MaxTokensLimiter,
-    QueryDepthLimiter,
-    SchemaExtension,
-)
+from graphql import ASTValidationRule, DocumentNode, GraphQLError, parse
+from strawberry.extensions import DisableIntrospection, MaxAliasesLimiter, QueryDepthLimiter, SchemaExtension
 from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.name_converter import NameConverter
 from strawberry.schema.schema import validate_document
@@ -47,23 +40,30 @@ class CachedNames(NameConverter):
         return found
 
 
-class DocumentCache(SchemaExtension):
-    """Parsing and validation, once per query text.
+class Documents(SchemaExtension):
+    """Parsing and validation, with Engine's limits, once per query text.
 
-    strawberry's ParserCache and ValidationCache do the same, but the validation cache keys
-    on the parsed document, whose hash and equality walk the whole tree on every request
-    (some 40 us for a page query). Here both key on the text (and the rules the request
-    validates with); documents that fail to parse are not kept, so their error is raised
-    again each time."""
+    In place of four of strawberry's extensions: MaxTokensLimiter and AddValidationRules
+    (the limits), ParserCache and ValidationCache. Their cost was mostly their own: each
+    extension's hooks are wrapped anew on every request, and the validation cache keyed on
+    the parsed document, whose hash and equality walk the whole tree every time (some
+    40 us for a page query). Here both caches key on the text; documents that fail to
+    parse are not kept, so their error is raised again each time."""
 
-    _parsed: ClassVar[dict[tuple[str, tuple[tuple[str, Any], ...]], DocumentNode]] = {}
-    _checked: ClassVar[dict[tuple[int, str, tuple[type[Any], ...]], list[GraphQLError]]] = {}
+    _parsed: ClassVar[dict[tuple[str, int], DocumentNode]] = {}
+    _checked: ClassVar[dict[tuple[int, str, tuple[type[ASTValidationRule], ...]], list[GraphQLError]]] = {}
     MAX = 1000
+
+    def __init__(self, max_tokens: int, rules: tuple[type[ASTValidationRule], ...]) -> None:
+        super().__init__()
+        self.max_tokens = max_tokens
+        self.rules = rules
 
     def on_parse(self) -> Iterator[None]:
         context = self.execution_context
+        context.parse_options["max_tokens"] = self.max_tokens
         if context.query:
-            key = (context.query, tuple(sorted(context.parse_options.items())))
+            key = (context.query, self.max_tokens)
             document = self._parsed.get(key)
             if document is None:
                 document = parse(context.query, **context.parse_options)
@@ -75,12 +75,14 @@ class DocumentCache(SchemaExtension):
 
     def on_validate(self) -> Iterator[None]:
         context = self.execution_context
-        if context.query and context.graphql_document is not None and context.validation_rules:
+        rules = (*context.validation_rules, *self.rules)
+        context.validation_rules = rules
+        if context.query and context.graphql_document is not None:
             schema = context.schema._schema
-            key = (id(schema), context.query, tuple(context.validation_rules))
+            key = (id(schema), context.query, rules)
             errors = self._checked.get(key)
             if errors is None:
-                errors = validate_document(schema, context.graphql_document, tuple(context.validation_rules))
+                errors = validate_document(schema, context.graphql_document, rules)
                 if len(self._checked) >= self.MAX:
                     self._checked.clear()
                 self._checked[key] = errors
@@ -99,13 +101,10 @@ def make_schema(settings: Settings | None = None) -> EngineSchema:
     ]
     if not settings.graphql_introspection:
         rules.extend(DisableIntrospection().validation_rules)
-    # Factories: strawberry builds fresh extensions per request. Clients send the same few
+    # A factory: strawberry builds fresh extensions per request. Clients send the same few
     # documents again and again, so each is parsed and validated once.
-    extensions: list[Any] = [
-        lambda: MaxTokensLimiter(max_token_count=tokens),
-        lambda: AddValidationRules(rules),
-        DocumentCache,
-    ]
+    limits = tuple(rules)
+    extensions: list[Any] = [lambda: Documents(tokens, limits)]
     return EngineSchema(
         query=Query,
         mutation=Mutation,

@@ -18,10 +18,12 @@ directly::
 A builder only ever answers the usual case: values of the expected Python types, no
 nulls in non-null fields, no awaitables, no errors. Anything else raises ``Bail`` and
 the caller completes that object the general way, which gives graphql-core's own
-answer and errors; reading values has no side effects, so nothing is done twice.
-Record fields are read from the record's document, and its relations and metadata
-only when a listing loaded them ahead (``schema.records.Rec``); otherwise the record
-goes the general way, where they load through the DataLoaders.
+answer and errors; reading values has no side effects, so reading them again there is
+safe. Record fields are read from the record's document, and its relations and metadata
+only when a listing loaded them ahead (``schema.records.Rec``), the metadata straight
+from its documents; otherwise the record goes the general way, where they load through
+the DataLoaders. Values of String, ID, Int, Boolean, DateTime and JSON fields that their
+serializer would return unchanged are taken as they are.
 
 Selections with directives anywhere below them (``@include``, ``@skip``, ``@defer``,
 ``@stream``) are not compiled: which fields they select depends on the request's

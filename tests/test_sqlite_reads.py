@@ -43,10 +43,10 @@ async def test_a_read_over_its_budget_runs_again_on_the_thread_with_the_same_ans
     assert await strict.count("thing", Compare("n", Op.LT, 10)) == await usual.count("thing", Compare("n", Op.LT, 10))
 
 
-async def test_short_reads_stay_on_the_loop_and_see_every_committed_write(
-    stores: tuple[SqliteStore, SqliteStore],
-) -> None:
-    usual, _ = stores
+async def test_reads_on_the_loop_see_every_committed_write(tmp_path: Path) -> None:
+    # A budget no read reaches: every read here runs on the loop's connection, every write on the thread's.
+    usual = SqliteStore(tmp_path / "engine.db", read_budget=60.0)
+    await usual.start()
     await usual.ensure_collection("thing", ())
     before = usual.reads_moved
     for i in range(20):
@@ -57,6 +57,7 @@ async def test_short_reads_stay_on_the_loop_and_see_every_committed_write(
         await usual.update_many("thing", Compare("id", Op.EQ, doc["id"]), {"n": -i})
         assert (await usual.find("thing", Query(Compare("id", Op.EQ, doc["id"]))))[0]["n"] == -i
     assert usual.reads_moved == before
+    await usual.close()
 
 
 async def test_reads_go_on_while_a_bulk_insert_holds_its_transaction(

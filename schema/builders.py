@@ -38,7 +38,6 @@ from collections.abc import Callable
 from typing import Any, Protocol, TypeGuard
 
 from graphql import (
-    FieldNode,
     GraphQLBoolean,
     GraphQLID,
     GraphQLInt,
@@ -59,7 +58,7 @@ from strawberry.schema.types.scalar import DEFAULT_SCALAR_REGISTRY
 
 from schema.connections import Edge, Page
 from schema.records import METADATA_KEYS, Rec, plain_keys, relations
-from schema.selection import fixed
+from schema.selection import ByNodes, fixed
 
 Builder = Callable[[Any], dict[str, Any]]
 Complete = Callable[[Any], Any]
@@ -119,26 +118,20 @@ class NotPlain(Exception):
     """The selection has a field a builder cannot answer (resolvers, abstract types, directives)."""
 
 
-# (type, response names and field node ids) -> (the field nodes, kept so their ids are not
-# reused; the builder, or None for a selection that is not plain).
-_BUILDERS: dict[tuple[Any, ...], tuple[tuple[FieldNode, ...], Builder | None]] = {}
+# Builders by type and selection; None for a selection that is not plain.
+_BUILDERS: ByNodes[Builder | None] = ByNodes(_CACHE_SIZE)
 
 
 def builder(ex: Executor, type_: GraphQLObjectType, fields: GroupedFieldSet) -> Builder | None:
     """The builder of ``fields`` on ``type_``, or None when they are not all plain."""
-    nodes = tuple(fd.node for fdl in fields.values() for fd in fdl)
-    key = (type_, *fields, *map(id, nodes))
-    found = _BUILDERS.get(key)
-    if found is not None and all(a is b for a, b in zip(found[0], nodes, strict=True)):
-        return found[1]
-    try:
-        made: Builder | None = _Compiler(ex).object_builder(type_, fields)
-    except NotPlain:
-        made = None
-    if len(_BUILDERS) >= _CACHE_SIZE:
-        _BUILDERS.clear()  # documents come and go; the ones still sent are compiled again
-    _BUILDERS[key] = (nodes, made)
-    return made
+
+    def compile_() -> Builder | None:
+        try:
+            return _Compiler(ex).object_builder(type_, fields)
+        except NotPlain:
+            return None
+
+    return _BUILDERS.get(tuple(fd.node for fdl in fields.values() for fd in fdl), compile_, type_, *fields)
 
 
 def _fixed(fields: GroupedFieldSet, fragments: dict[str, FragmentDetails]) -> bool:
@@ -278,18 +271,16 @@ def _compile(type_: GraphQLObjectType, lines: list[str], answer: list[str], name
 class _Compiler:
     def __init__(self, ex: Executor) -> None:
         self.ex = ex
-        self._made: dict[tuple[GraphQLObjectType, int], Builder] = {}
+        self._made: dict[tuple[GraphQLObjectType, int, bool], Builder] = {}
 
     def object_builder(
         self, type_: GraphQLObjectType, fields: GroupedFieldSet, document_keys: dict[str, str] | None = None
     ) -> Builder:
         """A builder for values of ``type_``; with ``document_keys`` (attribute -> key), for
-        documents standing in for them (dicts read with ``get``)."""
+        documents standing in for them (dicts whose keys hold leaf values, read with ``get``)."""
         if not _fixed(fields, self.ex.fragments):
             raise NotPlain
-        if document_keys is not None:
-            return self._document_builder(type_, fields, document_keys)
-        kind = RECORD_KINDS.get(type_.name)
+        kind = RECORD_KINDS.get(type_.name) if document_keys is None else None
         direct = plain_keys(kind) if kind is not None else {}
         namespace: dict[str, Any] = {"Bail": Bail, "Rec": Rec, "JSON_VALUES": _JSON_VALUES}
         lines: list[str] = []
@@ -304,10 +295,14 @@ class _Compiler:
                 continue
             v = f"v{i}"
             attr = plan.attr
-            key = direct.get(attr)
-            if kind is None or hasattr(Rec, attr):  # not a record, or a name Rec itself answers
+            if document_keys is not None:
+                key = document_keys.get(attr)
+                if key is None or not is_leaf_type(_named(plan.return_type)):
+                    raise NotPlain
+                lines.append(f"{v} = src.get({key!r})")
+            elif kind is None or hasattr(Rec, attr):  # not a record, or a name Rec itself answers
                 lines.append(f"{v} = {_read(attr)}")
-            elif key is not None:
+            elif (key := direct.get(attr)) is not None:
                 lines.append(f"{v} = doc.get({key!r})")
                 uses_doc = True
             elif attr in relations(kind):
@@ -357,51 +352,31 @@ class _Compiler:
         if not isinstance(item, GraphQLNonNull) or not isinstance(item.of_type, GraphQLObjectType):
             return None
         named = item.of_type
-        sub, defers, _ = self.ex.collect_subfields(named, fdl)
-        if defers or named.is_type_of is not None:
+        if named.is_type_of is not None:
             return None
         try:
-            return _list_of_documents(self.object_builder(named, sub, METADATA_KEYS))
+            return _list_of_documents(self._sub_builder(named, fdl, METADATA_KEYS))
         except NotPlain:
             return None
 
     def _record_builder(self, type_: GraphQLOutputType, fdl: FieldDetailsList) -> tuple[str, Builder] | None:
         """(kind, builder) for a field whose values are records of one kind."""
-        named = type_.of_type if isinstance(type_, GraphQLNonNull) else type_
+        named = _named(type_)
         if not isinstance(named, GraphQLObjectType) or named.name not in RECORD_KINDS:
             return None
         return RECORD_KINDS[named.name], self._sub_builder(named, fdl)
 
-    def _sub_builder(self, type_: GraphQLObjectType, fdl: FieldDetailsList) -> Builder:
-        made = self._made.get((type_, id(fdl)))
+    def _sub_builder(
+        self, type_: GraphQLObjectType, fdl: FieldDetailsList, document_keys: dict[str, str] | None = None
+    ) -> Builder:
+        key = (type_, id(fdl), document_keys is not None)
+        made = self._made.get(key)
         if made is None:
             sub, defers, _ = self.ex.collect_subfields(type_, fdl)
             if defers:
                 raise NotPlain
-            made = self._made[type_, id(fdl)] = self.object_builder(type_, sub)
+            made = self._made[key] = self.object_builder(type_, sub, document_keys)
         return made
-
-    def _document_builder(self, type_: GraphQLObjectType, fields: GroupedFieldSet, keys: dict[str, str]) -> Builder:
-        namespace: dict[str, Any] = {"Bail": Bail, "JSON_VALUES": _JSON_VALUES}
-        lines: list[str] = []
-        answer: list[str] = []
-        for i, (response_name, fdl) in enumerate(fields.items()):
-            plan = self.ex.plain_plan(type_, fdl[0].node.name.value)
-            if plan is None:
-                raise NotPlain
-            if plan.typename is not None:
-                answer.append(f"{response_name!r}: {plan.typename!r}")
-                continue
-            key = keys.get(plan.attr)
-            if key is None or not is_leaf_type(_named(plan.return_type)):
-                raise NotPlain
-            v = f"v{i}"
-            lines.append(f"{v} = src.get({key!r})")
-            namespace[f"c{i}"] = self.completer(plan.return_type, fdl)
-            fast = self._fast(plan.return_type)
-            check = "" if fast is None else f"{v} if {fast.format(v=v)} else "
-            answer.append(f"{response_name!r}: {check}c{i}({v})")
-        return _compile(type_, lines, answer, namespace)
 
     @staticmethod
     def _fast(type_: GraphQLOutputType) -> str | None:
@@ -423,7 +398,7 @@ class _Compiler:
     def _inner(self, type_: GraphQLOutputType, fdl: FieldDetailsList) -> Complete:
         if isinstance(type_, GraphQLList):
             item = type_.of_type
-            named = item.of_type if isinstance(item, GraphQLNonNull) else item
+            named = _named(item)
             if is_object_type(named):
                 info_free, is_type_of = self.ex.checks_type(named)
                 if not info_free:

@@ -186,9 +186,17 @@ def _leaf(type_: Any) -> Completer:
     return complete
 
 
-def _object(type_: GraphQLObjectType) -> Completer:
+def type_check(type_: GraphQLObjectType) -> tuple[bool, Callable[[Any, Any], Any] | None]:
+    """(whether values of ``type_`` are checked without a resolve info, its is_type_of)."""
     is_type_of = type_.is_type_of
-    needs_info = is_type_of is not None and getattr(is_type_of, "__func__", is_type_of) not in _INFO_FREE
+    if is_type_of is None:
+        return True, None
+    return getattr(is_type_of, "__func__", is_type_of) in _INFO_FREE, is_type_of
+
+
+def _object(type_: GraphQLObjectType) -> Completer:
+    info_free, is_type_of = type_check(type_)
+    needs_info = not info_free
 
     def complete(
         ex: CompiledExecutor, plan: FieldPlan, fdl: FieldDetailsList, field_path: Path, path: Path, result: Any
@@ -199,7 +207,7 @@ def _object(type_: GraphQLObjectType) -> Completer:
             return None
         if needs_info:
             return ex.complete_object_value(type_, fdl, plan.info(ex, field_path, fdl), path, result, None)
-        if is_type_of is not None and not is_type_of(result, None):  # type: ignore[arg-type]
+        if is_type_of is not None and not is_type_of(result, None):
             raise invalid_return_type_error(type_, result, fdl)
         # collect_and_execute_subfields, without its two calls in between.
         grouped_field_set, new_defer_usages, _ = ex.collect_subfields(type_, fdl)
@@ -323,10 +331,7 @@ class CompiledExecutor(StrawberryGraphQLCoreExecutionContext):
         return field_plan(self, parent_type, field_name)
 
     def checks_type(self, type_: GraphQLObjectType) -> tuple[bool, Callable[[Any, Any], Any] | None]:
-        is_type_of = type_.is_type_of
-        if is_type_of is None:
-            return True, None
-        return getattr(is_type_of, "__func__", is_type_of) in _INFO_FREE, is_type_of
+        return type_check(type_)
 
     def execute_fields(
         self,

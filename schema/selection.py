@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from typing import Any
 
 from graphql import (
@@ -32,9 +32,30 @@ def flatten(selections: Iterable[Selection]) -> list[SelectedField]:
     return out
 
 
-# field nodes' ids -> (the nodes, kept so their ids are not reused; what is selected below them).
-_BELOW: dict[tuple[int, ...], tuple[tuple[FieldNode, ...], list[Selection]]] = {}
-_BELOW_SIZE = 2000
+class ByNodes[T]:
+    """Values worked out once per set of AST nodes of a cached document (and whatever else
+    ``extra`` names), keyed on the nodes' identity. The nodes are kept with the value so
+    their ids are not reused; when full it is cleared (documents come and go, the ones still
+    sent are worked out again)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._entries: dict[tuple[Any, ...], tuple[tuple[Node, ...], T]] = {}
+
+    def get(self, nodes: tuple[Node, ...], make: Callable[[], T], *extra: Hashable) -> T:
+        key = (*extra, *map(id, nodes))
+        found = self._entries.get(key)
+        if found is not None and all(a is b for a, b in zip(found[0], nodes, strict=True)):
+            return found[1]
+        made = make()
+        if len(self._entries) >= self.size:
+            self._entries.clear()
+        self._entries[key] = (nodes, made)
+        return made
+
+
+# What is selected below a field, or None where it depends on the variables.
+_BELOW: ByNodes[list[Selection] | None] = ByNodes(2000)
 
 
 def below(info: Any) -> list[Selection]:
@@ -44,17 +65,17 @@ def below(info: Any) -> list[Selection]:
     the variables (``fixed``), it is worked out once per document."""
     raw = info._raw_info
     nodes = tuple(raw.field_nodes)
-    key = tuple(map(id, nodes))
-    found = _BELOW.get(key)
-    if found is not None and all(a is b for a, b in zip(found[0], nodes, strict=True)):
-        return found[1]
-    selections = [sel for f in flatten(info.selected_fields) for sel in f.selections]
-    # The field's own arguments and directives do not change what is selected below it.
-    if fixed([sel for n in nodes if n.selection_set for sel in n.selection_set.selections], raw.fragments):
-        if len(_BELOW) >= _BELOW_SIZE:
-            _BELOW.clear()
-        _BELOW[key] = (nodes, selections)
-    return selections
+
+    def selections() -> list[Selection]:
+        return [sel for f in flatten(info.selected_fields) for sel in f.selections]
+
+    def once() -> list[Selection] | None:
+        # The field's own arguments and directives do not change what is selected below it.
+        inside = [sel for n in nodes if n.selection_set for sel in n.selection_set.selections]
+        return selections() if fixed(inside, raw.fragments) else None
+
+    found = _BELOW.get(nodes, once)
+    return found if found is not None else selections()
 
 
 def fixed(nodes: Iterable[Node], fragments: Mapping[str, FragmentDefinitionNode]) -> bool:

@@ -10,7 +10,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
 
 from app.config import Settings
@@ -18,7 +18,7 @@ from app.engine import Engine
 from app.records.errors import EngineError
 from app.rest import auth as rest_auth
 from app.rest import records as rest_records
-from app.rest.http import RequireToken, engine_error, http_error, internal_error
+from app.rest.http import JSONResponse, RequireToken, engine_error, http_error, internal_error
 from app.rest.openapi import document
 
 # Parts that add routes and start services (GraphQL, runtime) register here.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, ClassVar
 
 from graphql import ASTValidationRule, DocumentNode, GraphQLError, parse
@@ -52,7 +52,6 @@ class Documents(SchemaExtension):
 
     _parsed: ClassVar[dict[tuple[str, int], DocumentNode]] = {}
     _checked: ClassVar[dict[tuple[int, str, tuple[type[ASTValidationRule], ...]], list[GraphQLError]]] = {}
-    MAX = 1000
 
     def __init__(self, max_tokens: int, rules: tuple[type[ASTValidationRule], ...]) -> None:
         super().__init__()
@@ -62,32 +61,34 @@ class Documents(SchemaExtension):
     def on_parse(self) -> Iterator[None]:
         context = self.execution_context
         context.parse_options["max_tokens"] = self.max_tokens
-        if context.query:
-            key = (context.query, self.max_tokens)
-            document = self._parsed.get(key)
-            if document is None:
-                document = parse(context.query, **context.parse_options)
-                if len(self._parsed) >= self.MAX:
-                    self._parsed.clear()
-                self._parsed[key] = document
-            context.graphql_document = document
+        query = context.query
+        if query:
+            options = context.parse_options
+            context.graphql_document = _kept(self._parsed, (query, self.max_tokens), lambda: parse(query, **options))
         yield
 
     def on_validate(self) -> Iterator[None]:
         context = self.execution_context
         rules = (*context.validation_rules, *self.rules)
         context.validation_rules = rules
-        if context.query and context.graphql_document is not None:
+        document = context.graphql_document
+        if context.query and document is not None:
             schema = context.schema._schema
-            key = (id(schema), context.query, rules)
-            errors = self._checked.get(key)
-            if errors is None:
-                errors = validate_document(schema, context.graphql_document, rules)
-                if len(self._checked) >= self.MAX:
-                    self._checked.clear()
-                self._checked[key] = errors
-            context.pre_execution_errors = errors
+            context.pre_execution_errors = _kept(
+                self._checked, (id(schema), context.query, rules), lambda: validate_document(schema, document, rules)
+            )
         yield
+
+
+def _kept[K, V](cache: dict[K, V], key: K, make: Callable[[], V], size: int = 1000) -> V:
+    """``cache[key]``, made the first time; a full cache is cleared (the texts still sent are done again)."""
+    found = cache.get(key)
+    if found is None:
+        found = make()
+        if len(cache) >= size:
+            cache.clear()
+        cache[key] = found
+    return found
 
 
 def make_schema(settings: Settings | None = None) -> EngineSchema:

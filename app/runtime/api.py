@@ -13,11 +13,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from app.records.errors import InvalidInputError
-from app.rest.http import Params, engine_of, principal_of, read_object
+from app.rest.http import JSONResponse, Params, engine_of, principal_of, read_object
 from app.runtime.service import Runtime
 
 if TYPE_CHECKING:
